@@ -1,0 +1,1 @@
+"""Sending to Discord: long text, edit scheduling, attachments, shared views."""

@@ -1,0 +1,1 @@
+"""Async client for the OpenAI HTTP API and OpenAI-compatible servers."""

@@ -1,0 +1,1 @@
+"""Pricing, cost computation and the usage ledger."""

@@ -1,0 +1,1 @@
+"""Feature cogs: one feature per module, each ending with `async def setup(bot)`."""
