@@ -1,0 +1,117 @@
+"""The Database: one aiosqlite connection per process, its pragmas, migrations and transactions.
+Repositories and the usage ledger share it; all writes go through `transaction()`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.db import migrations as _migrations
+
+log = logging.getLogger(__name__)
+
+# How long a statement waits for another *process* holding the write lock (e.g. a backup).
+_BUSY_TIMEOUT_MS = 5000
+
+
+class Database:
+    """One connection, WAL, synchronous=NORMAL, foreign keys on; open with `await Database.open()`.
+
+    aiosqlite runs sqlite3 in its own thread, so queries never block the event loop. Because the
+    connection is shared, a transaction must not interleave with another coroutine's statements:
+    `transaction()` and the read helpers take one asyncio lock, which keeps a repository's write
+    from landing inside the ledger's batch (and readers from seeing uncommitted rows).
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path, schema_version: int) -> None:
+        self._conn = conn
+        self.path = path
+        self._schema_version = schema_version
+        self._lock = asyncio.Lock()
+        self._closed = False
+        #: Transactions committed through `transaction()`; lets tests and benches count commits.
+        self.commits = 0
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        migrations_dir: Path | None = None,
+        target_version: int | None = None,
+    ) -> Database:
+        """Open (creating parent directories) and migrate to the newest schema.
+
+        `migrations_dir` and `target_version` exist for tests: building a database at an old
+        version, or proving a broken migration rolls back.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        found = _migrations.discover(migrations_dir or _migrations.MIGRATIONS_DIR)
+        # isolation_level=None: no implicit BEGINs; every transaction here is explicit.
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL under WAL survives application crashes; only power loss can drop the last commits.
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            version = await _migrations.apply(conn, found, target_version)
+        except BaseException:
+            await conn.close()
+            raise
+        log.info("opened database %s at schema version %d", path, version)
+        return cls(conn, path, version)
+
+    @property
+    def schema_version(self) -> int:
+        return self._schema_version
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises; serialised by the lock."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                # A RAISE(ROLLBACK) or an I/O error may already have ended the transaction.
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+            try:
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+            self.commits += 1
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(sql, tuple(params)))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def close(self) -> None:
+        """Close the connection; idempotent. Close the UsageLedger first so its queue is flushed."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            await self._conn.close()
+        log.info("closed database %s", self.path)
