@@ -1,0 +1,358 @@
+"""The usage ledger: batched, durable recording of UsageEvents and period totals per guild/user.
+One writer task turns many concurrent record() calls into a few transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.db import Database
+from bot.usage.cost import compute_cost
+from bot.usage.events import UsageEvent, UsageSums, UsageTotals, from_epoch_us, to_epoch_us
+from bot.usage.pricing import COST_PLACES, PricingTable
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "guild_id, channel_id, user_id, feature, model, request_id, input_tokens, output_tokens,"
+    " images, image_size, image_quality, audio_seconds, cost_e10, estimated, created_at_us"
+)
+_INSERT = f"INSERT INTO usage_events ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_COST_SCALE = 10**COST_PLACES
+
+
+class LedgerClosedError(RuntimeError):
+    """record() was called after close()."""
+
+
+class LedgerWriteError(Exception):
+    """An event could not be stored; the cause is chained."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    row: tuple[Any, ...]
+    event: UsageEvent
+    future: asyncio.Future[UsageEvent]
+
+
+_STOP = object()
+
+
+class UsageLedger:
+    """Records usage events and answers totals; every query is keyed by guild id.
+
+    Lifecycle: the bot creates it after the Database, `await start()` (record() also starts it
+    lazily), and `await close()` BEFORE closing the Database, which flushes everything queued.
+    `record()` returns only after the event's transaction committed, so a returned event is
+    durable; if storing fails the caller gets LedgerWriteError, never a hang.
+    """
+
+    def __init__(self, db: Database, pricing: PricingTable, *, max_batch: int = 5000) -> None:
+        self._db = db
+        self._pricing = pricing
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending | object] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: list[_Pending] = []
+        self._closed = False
+        #: Transactions the writer committed; far fewer than events under concurrency.
+        self.transactions = 0
+        #: Events stored since start.
+        self.recorded = 0
+
+    @property
+    def pricing(self) -> PricingTable:
+        return self._pricing
+
+    async def start(self) -> None:
+        if self._closed:
+            raise LedgerClosedError("the usage ledger is closed")
+        self._ensure_writer()
+
+    async def __aenter__(self) -> UsageLedger:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _ensure_writer(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        if self._task is not None:
+            # Only an outside cancellation ends the writer early; queued events still need one.
+            log.warning("usage ledger writer had stopped; starting a new one")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="usage-ledger-writer")
+
+    async def record(self, event: UsageEvent) -> UsageEvent:
+        """Store one event; returns it with `id` and `cost_usd` set once it is committed."""
+        if self._closed:
+            raise LedgerClosedError("the usage ledger is closed; event not recorded")
+        cost = compute_cost(self._pricing, event)
+        priced = event.model_copy(update={"cost_usd": cost})
+        future: asyncio.Future[UsageEvent] = asyncio.get_running_loop().create_future()
+        self._ensure_writer()
+        self._queue.put_nowait(_Pending(_to_row(priced), priced, future))
+        return await future
+
+    async def close(self) -> None:
+        """Flush what is queued, then stop the writer; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is None or self._task.done():
+            self._fail_queued(LedgerClosedError("the usage ledger closed before storing this event"))
+            return
+        self._queue.put_nowait(_STOP)
+        await self._task
+        log.info("usage ledger closed: %d events in %d transactions", self.recorded, self.transactions)
+
+    # -- writer -------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            stop = False
+            while not stop:
+                item = await self._queue.get()
+                if item is _STOP:
+                    break
+                assert isinstance(item, _Pending)
+                batch = [item]
+                # Everything queued while the previous batch was being written goes in this one.
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    assert isinstance(nxt, _Pending)
+                    batch.append(nxt)
+                self._inflight = batch
+                await self._write(batch)
+                self._inflight = []
+        finally:
+            # Reached normally only after _STOP; otherwise (cancellation) no caller may be left hanging.
+            error = LedgerWriteError("the usage ledger writer stopped before confirming this event")
+            for pending in self._inflight:
+                _fail(pending, error)
+            self._inflight = []
+            self._fail_queued(error)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            async with self._db.transaction() as conn:
+                cursor = await conn.executemany(_INSERT, [p.row for p in batch])
+                if cursor.rowcount != len(batch):
+                    raise LedgerWriteError(f"inserted {cursor.rowcount} of {len(batch)} rows")
+                rows = list(await conn.execute_fetchall("SELECT last_insert_rowid()"))
+        except Exception as exc:  # any failure must reach the callers, whatever raised it
+            if len(batch) == 1:
+                log.warning("usage event not stored: %s", exc)
+                _fail(batch[0], _write_error(exc))
+            else:
+                log.warning("usage batch of %d failed (%s); storing its events one by one", len(batch), exc)
+                await self._write_each(batch)
+            return
+        # One connection holds the write lock, so AUTOINCREMENT ids of one statement are consecutive.
+        first_id = int(rows[0][0]) - len(batch) + 1
+        self.transactions += 1
+        self.recorded += len(batch)
+        for offset, pending in enumerate(batch):
+            _succeed(pending, first_id + offset)
+
+    async def _write_each(self, batch: list[_Pending]) -> None:
+        """Isolate the bad rows of a failed batch so one invalid event does not fail its neighbours."""
+        outcomes: list[tuple[_Pending, int | None, Exception | None]] = []
+        try:
+            async with self._db.transaction() as conn:
+                for pending in batch:
+                    try:
+                        cursor = await conn.execute(_INSERT, pending.row)
+                    except sqlite3.Error as exc:
+                        if not conn.in_transaction:
+                            raise  # RAISE(ROLLBACK) or I/O error: the whole transaction is gone
+                        outcomes.append((pending, None, exc))
+                    else:
+                        outcomes.append((pending, cursor.lastrowid, None))
+        except Exception as exc:
+            log.error("usage batch of %d could not be stored: %s", len(batch), exc)
+            for pending in batch:
+                _fail(pending, _write_error(exc))
+            return
+        self.transactions += 1
+        for pending, row_id, error in outcomes:
+            if error is None and row_id is not None:
+                self.recorded += 1
+                _succeed(pending, row_id)
+            else:
+                log.warning("usage event not stored (%s): %s", pending.event.request_id, error)
+                _fail(pending, _write_error(error or LedgerWriteError("no row id")))
+
+    def _fail_queued(self, error: Exception) -> None:
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _Pending):
+                _fail(item, error)
+
+    # -- queries -------------------------------------------------------------------------------------
+
+    async def totals(
+        self,
+        guild_id: int,
+        *,
+        user_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        feature: str | None = None,
+    ) -> UsageTotals:
+        """Sums over [since, until) for a guild (optionally one user / feature), with a per-feature split."""
+        where, params = _filters(guild_id, user_id=user_id, since=since, until=until, feature=feature)
+        rows = await self._db.fetchall(
+            "SELECT feature, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(images),"
+            " SUM(audio_seconds), SUM(cost_e10), SUM(estimated)"
+            f" FROM usage_events WHERE {where} GROUP BY feature ORDER BY feature",
+            params,
+        )
+        by_feature = {
+            str(r[0]): UsageSums(
+                count=r[1],
+                input_tokens=r[2],
+                output_tokens=r[3],
+                images=r[4],
+                audio_seconds=r[5],
+                cost_usd=_cost(r[6]),
+                estimated_count=r[7],
+            )
+            for r in rows
+        }
+        sums = list(by_feature.values())
+        return UsageTotals(
+            guild_id=guild_id,
+            user_id=user_id,
+            feature=feature,
+            since=since,
+            until=until,
+            count=sum(s.count for s in sums),
+            input_tokens=sum(s.input_tokens for s in sums),
+            output_tokens=sum(s.output_tokens for s in sums),
+            images=sum(s.images for s in sums),
+            audio_seconds=sum(s.audio_seconds for s in sums),
+            cost_usd=sum((s.cost_usd for s in sums), Decimal(0)),
+            estimated_count=sum(s.estimated_count for s in sums),
+            by_feature=by_feature,
+        )
+
+    async def events(
+        self,
+        guild_id: int,
+        *,
+        user_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        feature: str | None = None,
+        limit: int = 50,
+    ) -> list[UsageEvent]:
+        """The newest events of a guild (optionally one user), newest first."""
+        where, params = _filters(guild_id, user_id=user_id, since=since, until=until, feature=feature)
+        rows = await self._db.fetchall(
+            f"SELECT id, {_COLUMNS} FROM usage_events WHERE {where} ORDER BY id DESC LIMIT ?",
+            [*params, max(0, limit)],
+        )
+        return [_from_row(r) for r in rows]
+
+
+def _filters(
+    guild_id: int,
+    *,
+    user_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    feature: str | None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["guild_id = ?"]
+    params: list[Any] = [guild_id]
+    if user_id is not None:
+        clauses.append("user_id = ?")
+        params.append(user_id)
+    if since is not None:
+        clauses.append("created_at_us >= ?")
+        params.append(to_epoch_us(since))
+    if until is not None:
+        clauses.append("created_at_us < ?")
+        params.append(to_epoch_us(until))
+    if feature is not None:
+        clauses.append("feature = ?")
+        params.append(feature)
+    return " AND ".join(clauses), params
+
+
+def _cost_units(cost: Decimal) -> int:
+    return int(cost.scaleb(COST_PLACES).to_integral_exact())
+
+
+def _cost(units: int | None) -> Decimal:
+    return Decimal(units or 0).scaleb(-COST_PLACES)
+
+
+def _to_row(e: UsageEvent) -> tuple[Any, ...]:
+    assert e.cost_usd is not None
+    return (
+        e.guild_id,
+        e.channel_id,
+        e.user_id,
+        e.feature,
+        e.model,
+        e.request_id,
+        e.input_tokens,
+        e.output_tokens,
+        e.images,
+        e.image_size,
+        e.image_quality,
+        e.audio_seconds,
+        _cost_units(e.cost_usd),
+        int(e.estimated),
+        to_epoch_us(e.created_at),
+    )
+
+
+def _from_row(r: Sequence[Any]) -> UsageEvent:
+    return UsageEvent(
+        id=r[0],
+        guild_id=r[1],
+        channel_id=r[2],
+        user_id=r[3],
+        feature=r[4],
+        model=r[5],
+        request_id=r[6],
+        input_tokens=r[7],
+        output_tokens=r[8],
+        images=r[9],
+        image_size=r[10],
+        image_quality=r[11],
+        audio_seconds=r[12],
+        cost_usd=_cost(r[13]),
+        estimated=bool(r[14]),
+        created_at=from_epoch_us(r[15]),
+    )
+
+
+def _succeed(pending: _Pending, row_id: int) -> None:
+    if not pending.future.done():  # the caller may have been cancelled; the row is stored anyway
+        pending.future.set_result(pending.event.model_copy(update={"id": row_id}))
+
+
+def _fail(pending: _Pending, error: BaseException) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(error)
+
+
+def _write_error(exc: BaseException) -> LedgerWriteError:
+    error = LedgerWriteError(f"usage event could not be stored: {exc}")
+    error.__cause__ = exc
+    return error
