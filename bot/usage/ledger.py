@@ -24,7 +24,8 @@ _COLUMNS = (
     " images, image_size, image_quality, audio_seconds, cost_e10, estimated, created_at_us"
 )
 _INSERT = f"INSERT INTO usage_events ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
-_COST_SCALE = 10**COST_PLACES
+# Callers woken per loop iteration after a commit (see _release).
+_RELEASE_CHUNK = 32
 
 
 class LedgerClosedError(RuntimeError):
@@ -39,6 +40,7 @@ class LedgerWriteError(Exception):
 class _Pending:
     row: tuple[Any, ...]
     event: UsageEvent
+    cost: Decimal
     future: asyncio.Future[UsageEvent]
 
 
@@ -96,10 +98,9 @@ class UsageLedger:
         if self._closed:
             raise LedgerClosedError("the usage ledger is closed; event not recorded")
         cost = compute_cost(self._pricing, event)
-        priced = event.model_copy(update={"cost_usd": cost})
         future: asyncio.Future[UsageEvent] = asyncio.get_running_loop().create_future()
         self._ensure_writer()
-        self._queue.put_nowait(_Pending(_to_row(priced), priced, future))
+        self._queue.put_nowait(_Pending(_to_row(event, cost), event, cost, future))
         return await future
 
     async def close(self) -> None:
@@ -163,8 +164,8 @@ class UsageLedger:
         first_id = int(rows[0][0]) - len(batch) + 1
         self.transactions += 1
         self.recorded += len(batch)
-        for offset, pending in enumerate(batch):
-            _succeed(pending, first_id + offset)
+        self._inflight = []  # committed: from here on these callers succeed, whatever happens
+        await _release([(pending, first_id + offset) for offset, pending in enumerate(batch)])
 
     async def _write_each(self, batch: list[_Pending]) -> None:
         """Isolate the bad rows of a failed batch so one invalid event does not fail its neighbours."""
@@ -186,13 +187,16 @@ class UsageLedger:
                 _fail(pending, _write_error(exc))
             return
         self.transactions += 1
+        self._inflight = []
+        stored: list[tuple[_Pending, int]] = []
         for pending, row_id, error in outcomes:
             if error is None and row_id is not None:
-                self.recorded += 1
-                _succeed(pending, row_id)
+                stored.append((pending, row_id))
             else:
                 log.warning("usage event not stored (%s): %s", pending.event.request_id, error)
                 _fail(pending, _write_error(error or LedgerWriteError("no row id")))
+        self.recorded += len(stored)
+        await _release(stored)
 
     def _fail_queued(self, error: Exception) -> None:
         while not self._queue.empty():
@@ -300,8 +304,7 @@ def _cost(units: int | None) -> Decimal:
     return Decimal(units or 0).scaleb(-COST_PLACES)
 
 
-def _to_row(e: UsageEvent) -> tuple[Any, ...]:
-    assert e.cost_usd is not None
+def _to_row(e: UsageEvent, cost: Decimal) -> tuple[Any, ...]:
     return (
         e.guild_id,
         e.channel_id,
@@ -315,7 +318,7 @@ def _to_row(e: UsageEvent) -> tuple[Any, ...]:
         e.image_size,
         e.image_quality,
         e.audio_seconds,
-        _cost_units(e.cost_usd),
+        _cost_units(cost),
         int(e.estimated),
         to_epoch_us(e.created_at),
     )
@@ -342,9 +345,27 @@ def _from_row(r: Sequence[Any]) -> UsageEvent:
     )
 
 
+async def _release(stored: list[tuple[_Pending, int]]) -> None:
+    """Wake the callers of committed events a chunk at a time.
+
+    Waking a whole batch at once would run every caller's continuation in one loop iteration and
+    delay timers and gateway I/O by all of them; yielding between chunks keeps loop lag low.
+    """
+    try:
+        for start in range(0, len(stored), _RELEASE_CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            for pending, row_id in stored[start : start + _RELEASE_CHUNK]:
+                _succeed(pending, row_id)
+    finally:
+        # Cancelled mid-way: the rows are committed, so the remaining callers still succeed.
+        for pending, row_id in stored:
+            _succeed(pending, row_id)
+
+
 def _succeed(pending: _Pending, row_id: int) -> None:
     if not pending.future.done():  # the caller may have been cancelled; the row is stored anyway
-        pending.future.set_result(pending.event.model_copy(update={"id": row_id}))
+        pending.future.set_result(pending.event.model_copy(update={"id": row_id, "cost_usd": pending.cost}))
 
 
 def _fail(pending: _Pending, error: BaseException) -> None:
