@@ -24,6 +24,12 @@ def _tables(path: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
+async def _pragma(db: Database, name: str) -> object:
+    row = await db.fetchone(f"PRAGMA {name}")
+    assert row is not None
+    return row[0]
+
+
 async def test_fresh_database_reaches_latest_version_with_pragmas(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "dir" / "bot.db"
     db = await Database.open(path)
@@ -32,9 +38,9 @@ async def test_fresh_database_reaches_latest_version_with_pragmas(tmp_path: Path
         assert db.schema_version == LATEST
         assert _versions(path) == list(range(1, LATEST + 1))
         assert {"guild_settings", "command_sync", "usage_events"} <= _tables(path)
-        assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
-        assert (await db.fetchone("PRAGMA synchronous"))[0] == 1  # type: ignore[index]  # NORMAL
-        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+        assert await _pragma(db, "journal_mode") == "wal"
+        assert await _pragma(db, "synchronous") == 1  # NORMAL
+        assert await _pragma(db, "foreign_keys") == 1
     finally:
         await db.close()
 

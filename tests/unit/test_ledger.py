@@ -151,6 +151,20 @@ async def test_a_bad_row_fails_only_its_own_caller(db: Database, ledger: UsageLe
     assert (await ledger.record(event(request_id="after"))).id is not None
 
 
+async def test_a_schema_constraint_violation_is_reported_to_its_caller(
+    db: Database, ledger: UsageLedger
+) -> None:
+    # model_construct skips validation, standing in for a bug that slips a negative count through.
+    bogus = UsageEvent.model_construct(**(event().model_dump() | {"input_tokens": -5, "cost_usd": D(0)}))
+    good, bad = await asyncio.wait_for(
+        asyncio.gather(ledger.record(event()), ledger.record(bogus), return_exceptions=True), NO_HANG
+    )
+    assert isinstance(good, UsageEvent) and good.id is not None
+    assert isinstance(bad, LedgerWriteError) and "CHECK constraint failed" in str(bad)
+    assert isinstance(bad.__cause__, sqlite3.IntegrityError)
+    assert count_rows(db.path) == 1
+
+
 async def test_a_batch_killed_by_rollback_fails_every_caller(db: Database, ledger: UsageLedger) -> None:
     with sqlite3.connect(db.path) as conn:
         conn.execute(
@@ -236,7 +250,7 @@ async def test_totals_by_guild_user_period_and_feature(ledger: UsageLedger) -> N
     assert (only_write.count, set(only_write.by_feature)) == (2, {"write"})
 
     empty = await ledger.totals(3)
-    assert (empty.count, empty.cost_usd, empty.by_feature) == (0, 0, {})
+    assert (empty.count, empty.cost_usd, empty.by_feature) == (0, Decimal(0), {})
     assert (await ledger.totals(2)).cost_usd == D("1.5")
 
     latest = await ledger.events(1, user_id=2, limit=1)
