@@ -36,6 +36,7 @@ class Database:
         self._schema_version = schema_version
         self._lock = asyncio.Lock()
         self._closed = False
+        self._holder: asyncio.Task[object] | None = None
         #: Transactions committed through `transaction()`; lets tests and benches count commits.
         self.commits = 0
 
@@ -82,7 +83,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises; serialised by the lock."""
-        async with self._lock:
+        async with self._locked():
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -99,8 +100,20 @@ class Database:
                 raise
             self.commits += 1
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        # asyncio.Lock is not re-entrant: calling a helper inside transaction() would wait forever.
+        if self._holder is not None and self._holder is asyncio.current_task():
+            raise RuntimeError("use the connection yielded by transaction() inside it, not the Database")
         async with self._lock:
+            self._holder = asyncio.current_task()
+            try:
+                yield
+            finally:
+                self._holder = None
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._locked():
             return list(await self._conn.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
@@ -112,6 +125,6 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        async with self._lock:
+        async with self._locked():
             await self._conn.close()
         log.info("closed database %s", self.path)

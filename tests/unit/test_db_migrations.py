@@ -140,3 +140,19 @@ def test_split_statements_handles_triggers_strings_and_comments() -> None:
     assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
     with pytest.raises(MigrationError, match="incomplete"):
         list(split_statements("CREATE TABLE t (x)"))
+
+
+async def test_using_the_database_inside_its_own_transaction_fails_fast(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.db")
+    try:
+        with pytest.raises(RuntimeError, match="inside it"):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO command_sync VALUES ('global', 'h', 'now')")
+                await db.fetchone("SELECT 1")
+        # ...and the transaction was rolled back, the lock released.
+        assert await db.fetchone("SELECT * FROM command_sync") is None
+        async with db.transaction():
+            pass
+        assert db.commits == 1
+    finally:
+        await db.close()
