@@ -19,6 +19,13 @@ from tests.fakes.records import RecordedRequest
 if TYPE_CHECKING:
     from tests.fakes.openai_server import FakeOpenAI
 
+# Per-request state the server's middleware hands to route handlers.
+REQUEST_ID = web.RequestKey("request_id", str)
+STARTED = web.RequestKey("started", float)
+RECORD = web.RequestKey("record", RecordedRequest)
+FAULT = web.RequestKey("fault", Fault | None)  # type: ignore[arg-type]
+RATELIMIT_HEADERS = web.RequestKey("ratelimit_headers", dict[str, str])  # type: ignore[arg-type]
+
 
 def fake_of(request: web.Request) -> FakeOpenAI:
     from tests.fakes.openai_server import FAKE_KEY
@@ -27,13 +34,11 @@ def fake_of(request: web.Request) -> FakeOpenAI:
 
 
 def record_of(request: web.Request) -> RecordedRequest:
-    rec: RecordedRequest = request["record"]
-    return rec
+    return request[RECORD]
 
 
 def fault_of(request: web.Request) -> Fault | None:
-    fault: Fault | None = request.get("fault")
-    return fault
+    return request.get(FAULT)
 
 
 def json_body(request: web.Request) -> Any:

@@ -114,7 +114,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return error_body(self.status, self.message, self.type, self.param, self.code)
+        # Built directly: a handler's explicit `code=None` must stay null, not take the status default.
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
 def invalid(message: str, param: str | None = None, code: str | None = "invalid_value") -> ApiError:

@@ -51,6 +51,7 @@ from aiohttp import web
 
 from tests.fakes import routes_completions, routes_files, routes_media, routes_models, routes_vectors
 from tests.fakes.catalog import Catalog, ModelInfo
+from tests.fakes.common import FAULT, RATELIMIT_HEADERS, RECORD, REQUEST_ID, STARTED
 from tests.fakes.errors import ApiError, error_body
 from tests.fakes.faults import Fault, FaultRegistry
 from tests.fakes.ratelimit import RateLimiter, format_reset
@@ -179,7 +180,10 @@ class FakeOpenAI:
 
     async def start(self) -> None:
         """Serve in the current event loop on host:port (port 0 -> an ephemeral port)."""
-        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        # Short shutdown timeout: a test that abandons a delayed request must not wait for it at teardown.
+        self._runner = web.AppRunner(
+            self.make_app(), access_log=None, handle_signals=False, shutdown_timeout=0.1
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -243,7 +247,7 @@ class FakeOpenAI:
             path=request.path,
             headers=dict(request.headers),
             query={k: v for k, v in request.query.items()},
-            request_id=request["request_id"],
+            request_id=request[REQUEST_ID],
         )
         problem: ApiError | None = None
         if request.content_type == "multipart/form-data":
@@ -304,7 +308,7 @@ class FakeOpenAI:
     def admit(self, request: web.Request, tokens: int, model: str | None = None) -> None:
         """Charge the rate limits; raises a 429 `rate_limit_exceeded` when they are exhausted."""
         decision = self.limiter.admit(tokens)
-        request["ratelimit_headers"] = decision.headers
+        request[RATELIMIT_HEADERS] = decision.headers
         if decision.allowed:
             return
         wait = max(decision.retry_after, 0.001)
@@ -328,10 +332,10 @@ class FakeOpenAI:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        request["request_id"] = "req_" + secrets.token_hex(16)
-        request["started"] = time.monotonic()
+        request[REQUEST_ID] = "req_" + secrets.token_hex(16)
+        request[STARTED] = time.monotonic()
         rec, problem = await self._record(request)
-        request["record"] = rec
+        request[RECORD] = rec
         response = await self._answer(request, handler, rec, problem)
         rec.status = response.status
         return response
@@ -344,7 +348,7 @@ class FakeOpenAI:
             if is_api:
                 self._check_auth(request)
             fault = self._faults.take(request.method, request.path)
-            request["fault"] = fault
+            request[FAULT] = fault
             if fault is not None:
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
@@ -382,10 +386,10 @@ class FakeOpenAI:
         return web.json_response(body, status=status, headers=headers)
 
     async def _add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        response.headers["x-request-id"] = request.get("request_id") or "req_" + secrets.token_hex(16)
+        response.headers["x-request-id"] = request.get(REQUEST_ID) or "req_" + secrets.token_hex(16)
         if request.path.startswith("/v1"):
-            response.headers.update(request.get("ratelimit_headers") or self.limiter.headers())
-            elapsed = time.monotonic() - request.get("started", time.monotonic())
+            response.headers.update(request.get(RATELIMIT_HEADERS) or self.limiter.headers())
+            elapsed = time.monotonic() - request.get(STARTED, time.monotonic())
             response.headers.setdefault("openai-processing-ms", str(int(elapsed * 1000)))
             response.headers.setdefault("openai-version", "2020-10-01")
             response.headers.setdefault("openai-organization", "org-fake")
