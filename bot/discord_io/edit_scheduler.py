@@ -84,12 +84,15 @@ class LiveEdit:
     def closed(self) -> bool:
         return self._closed
 
-    def update(self, content: str) -> None:
-        """Record content as the message's desired state; it is sent when the limits allow."""
+    def update(self, content: str, *, force: bool = False) -> None:
+        """Record content as the message's desired state; it is sent when the limits allow.
+
+        Content equal to what was last sent is skipped unless force (the send has other effects).
+        """
         if self._closed:
             log.debug("update on closed live edit in channel %s ignored", self.channel_id)
             return
-        if not self.pending and content == self._sent_content:
+        if not force and not self.pending and content == self._sent_content:
             return
         if not self.pending:
             self._waiting_since = self._scheduler.clock()

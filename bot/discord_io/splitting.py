@@ -145,11 +145,14 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be at least {MIN_LIMIT}, got {limit}")
 
 
-def split_spans(text: str, limit: int = DISCORD_LIMIT) -> list[Span]:
-    """The chunks of text as spans; concatenating text[start:end] over them gives text back."""
+def split_spans(text: str, limit: int = DISCORD_LIMIT, *, start: int = 0) -> list[Span]:
+    """The chunks of text[start:] as spans; concatenating text[s.start:s.end] gives it back.
+
+    A non-zero start keeps the code-block context of the text before it (used to re-split a tail).
+    """
     _check_limit(limit)
     fences = _FenceMap(text)
-    spans = [_next_span(text, fences, 0, limit)]
+    spans = [_next_span(text, fences, start, limit)]
     while spans[-1].end < len(text):
         spans.append(_next_span(text, fences, spans[-1].end, limit))
     return spans
