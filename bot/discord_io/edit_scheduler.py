@@ -235,14 +235,18 @@ class EditScheduler:
 
     async def _wait(self, channel: _Channel, delay: float) -> None:
         # A new update (say, a new message's first text) may become sendable before the timer ends.
-        sleeper = asyncio.ensure_future(self._sleep(max(0.0, delay)))
-        waker = asyncio.ensure_future(channel.wake.wait())
+        loop = asyncio.get_running_loop()
+        sleeper = loop.create_task(self._timer(max(0.0, delay)), name="edit-scheduler-timer")
+        waker = loop.create_task(channel.wake.wait(), name="edit-scheduler-wake")
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (sleeper, waker):
                 task.cancel()
             await asyncio.gather(sleeper, waker, return_exceptions=True)
+
+    async def _timer(self, delay: float) -> None:
+        await self._sleep(delay)
 
     async def _send_one(self, channel_id: int, channel: _Channel, handle: LiveEdit, now: float) -> None:
         content = handle._latest
