@@ -79,7 +79,7 @@ def register(app: web.Application) -> None:
 def _check_size(model: str, size: str) -> str:
     """The concrete WxH to draw, or a 400 with the sizes the model supports."""
     allowed = IMAGE_SIZES[model]
-    if size in allowed:
+    if size in allowed or size == "auto":  # auto is the documented default for every model
         return "1024x1024" if size == "auto" else size
     match = re.fullmatch(r"(\d+)x(\d+)", size)
     if model in FREEFORM_SIZE_MODELS and match:
