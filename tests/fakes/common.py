@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 REQUEST_ID = web.RequestKey("request_id", str)
 STARTED = web.RequestKey("started", float)
 RECORD = web.RequestKey("record", RecordedRequest)
-FAULT = web.RequestKey("fault", Fault | None)  # type: ignore[arg-type]
-RATELIMIT_HEADERS = web.RequestKey("ratelimit_headers", dict[str, str])  # type: ignore[arg-type]
+FAULT: web.RequestKey[Fault | None] = web.RequestKey("fault", Fault | None)  # type: ignore[arg-type]
+RATELIMIT_HEADERS = web.RequestKey("ratelimit_headers", dict[str, str])
 
 
 def fake_of(request: web.Request) -> FakeOpenAI:

@@ -71,7 +71,6 @@ __all__ = [
 ]
 
 TEST_API_KEY = "sk-test-key"
-FAKE_KEY = web.AppKey("fake_openai", "FakeOpenAI")
 # Endpoints that charge tokens admit themselves once they know the token count.
 _TOKEN_ROUTES = {"/v1/completions", "/v1/embeddings", "/v1/moderations"}
 _MAX_BODY = 64 * 1024 * 1024
@@ -253,10 +252,10 @@ class FakeOpenAI:
         if request.content_type == "multipart/form-data":
             try:
                 form = await request.post()
-            except web.HTTPRequestEntityTooLarge as exc:
+            except web.HTTPRequestEntityTooLarge:
                 problem = ApiError(
                     413,
-                    f"Maximum content size limit ({_MAX_BODY}) exceeded ({exc.actual_size} bytes read)",
+                    f"Maximum content size limit ({_MAX_BODY}) exceeded.",
                     type_="server_error",
                 )
             else:
@@ -393,6 +392,9 @@ class FakeOpenAI:
             response.headers.setdefault("openai-processing-ms", str(int(elapsed * 1000)))
             response.headers.setdefault("openai-version", "2020-10-01")
             response.headers.setdefault("openai-organization", "org-fake")
+
+
+FAKE_KEY = web.AppKey("fake_openai", FakeOpenAI)
 
 
 def main(argv: list[str] | None = None) -> None:
