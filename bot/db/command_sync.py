@@ -23,7 +23,7 @@ class CommandSyncRepo:
 
     async def set_hash(self, scope: str, value: str) -> None:
         async with self._db.transaction() as conn:
-            await conn.execute(
+            await conn.execute_fetchall(
                 "INSERT INTO command_sync (scope, tree_hash, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (scope) DO UPDATE SET tree_hash = excluded.tree_hash,"
                 " updated_at = excluded.updated_at",
@@ -34,4 +34,4 @@ class CommandSyncRepo:
     async def clear(self, scope: str) -> None:
         """Forget a scope's hash so the next start syncs it again."""
         async with self._db.transaction() as conn:
-            await conn.execute("DELETE FROM command_sync WHERE scope = ?", (str(scope),))
+            await conn.execute_fetchall("DELETE FROM command_sync WHERE scope = ?", (str(scope),))

@@ -60,11 +60,11 @@ class Database:
         conn = await aiosqlite.connect(path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute_fetchall("PRAGMA journal_mode = WAL")
             # NORMAL under WAL survives application crashes; only power loss can drop the last commits.
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+            await conn.execute_fetchall("PRAGMA foreign_keys = ON")
+            await conn.execute_fetchall(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             version = await _migrations.apply(conn, found, target_version)
         except BaseException:
             await conn.close()
@@ -84,19 +84,19 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises; serialised by the lock."""
         async with self._locked():
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._conn.execute_fetchall("BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
                 # A RAISE(ROLLBACK) or an I/O error may already have ended the transaction.
                 if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
+                    await self._conn.execute_fetchall("ROLLBACK")
                 raise
             try:
-                await self._conn.execute("COMMIT")
+                await self._conn.execute_fetchall("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
+                    await self._conn.execute_fetchall("ROLLBACK")
                 raise
             self.commits += 1
 

@@ -183,7 +183,7 @@ class GuildSettingsRepo:
             )
             overrides = _Overrides.from_row(rows[0]) if rows else _Overrides()
             self._apply(overrides, changes)
-            await conn.execute(
+            await conn.execute_fetchall(
                 "INSERT INTO guild_settings (guild_id, features_json, models_json, allowed_models_json,"
                 " reply_locale, write_cooldown_seconds, write_max_tokens, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -209,7 +209,7 @@ class GuildSettingsRepo:
     async def reset(self, guild_id: int) -> GuildSettings:
         """Forget every override of a guild; it follows the defaults again."""
         async with self._db.transaction() as conn:
-            await conn.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+            await conn.execute_fetchall("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
         return self._resolve(guild_id, _Overrides(), customised=False)
 
     def _resolve(self, guild_id: int, o: _Overrides, *, customised: bool) -> GuildSettings:

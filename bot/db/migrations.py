@@ -90,9 +90,9 @@ async def apply(
     target = latest if target is None else target
     if not 0 <= target <= latest:
         raise MigrationError(f"target version {target} is outside 0..{latest}")
-    await conn.execute("BEGIN IMMEDIATE")
+    await conn.execute_fetchall("BEGIN IMMEDIATE")
     try:
-        await conn.execute(
+        await conn.execute_fetchall(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
@@ -107,17 +107,17 @@ async def apply(
             log.info("applying migration %s", migration.name)
             try:
                 for statement in split_statements(migration.sql):
-                    await conn.execute(statement)
+                    await conn.execute_fetchall(statement)
             except sqlite3.Error as exc:
                 raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
-            await conn.execute(
+            await conn.execute_fetchall(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, datetime.now(UTC).isoformat()),
             )
-        await conn.execute("COMMIT")
+        await conn.execute_fetchall("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            await conn.execute("ROLLBACK")
+            await conn.execute_fetchall("ROLLBACK")
         raise
     if pending:
         log.info("database schema at version %d (was %d)", pending[-1].version, version)

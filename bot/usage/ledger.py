@@ -50,8 +50,9 @@ _STOP = object()
 class UsageLedger:
     """Records usage events and answers totals; every query is keyed by guild id.
 
-    Lifecycle: the bot creates it after the Database, `await start()` (record() also starts it
-    lazily), and `await close()` BEFORE closing the Database, which flushes everything queued.
+    Lifecycle: the bot creates it after the Database, may `await start()` (a check only: the writer
+    task runs only while events are queued), and `await close()` BEFORE closing the Database, which
+    flushes everything queued.
     `record()` returns only after the event's transaction committed, so a returned event is
     durable; if storing fails the caller gets LedgerWriteError, never a hang.
     """
@@ -74,9 +75,9 @@ class UsageLedger:
         return self._pricing
 
     async def start(self) -> None:
+        """Check the ledger can take events; the writer task itself starts with the first one."""
         if self._closed:
             raise LedgerClosedError("the usage ledger is closed")
-        self._ensure_writer()
 
     async def __aenter__(self) -> UsageLedger:
         await self.start()
@@ -86,12 +87,18 @@ class UsageLedger:
         await self.close()
 
     def _ensure_writer(self) -> None:
+        # The writer exits whenever the queue runs dry, so an idle bot holds no parked task (a test
+        # harness waiting for the bot's work to settle sees none); the next record() starts one.
         if self._task is not None and not self._task.done():
             return
-        if self._task is not None:
-            # Only an outside cancellation ends the writer early; queued events still need one.
-            log.warning("usage ledger writer had stopped; starting a new one")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="usage-ledger-writer")
+        self._task.add_done_callback(self._writer_done)
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        # A writer cancelled before its first step never runs _run's `finally`, so the callers it
+        # was created for would wait forever; fail them here unless a newer writer took over.
+        if (task.cancelled() or task.exception() is not None) and self._task is task:
+            self._fail_queued(LedgerWriteError("the usage ledger writer stopped before storing this event"))
 
     async def record(self, event: UsageEvent) -> UsageEvent:
         """Store one event; returns it with `id` and `cost_usd` set once it is committed."""
@@ -120,8 +127,8 @@ class UsageLedger:
     async def _run(self) -> None:
         try:
             stop = False
-            while not stop:
-                item = await self._queue.get()
+            while not stop and not self._queue.empty():
+                item = self._queue.get_nowait()
                 if item is _STOP:
                     break
                 assert isinstance(item, _Pending)
@@ -138,7 +145,7 @@ class UsageLedger:
                 await self._write(batch)
                 self._inflight = []
         finally:
-            # Reached normally only after _STOP; otherwise (cancellation) no caller may be left hanging.
+            # Normally nothing is left here; after a cancellation no caller may be left hanging.
             error = LedgerWriteError("the usage ledger writer stopped before confirming this event")
             for pending in self._inflight:
                 _fail(pending, error)
@@ -149,8 +156,10 @@ class UsageLedger:
         try:
             async with self._db.transaction() as conn:
                 cursor = await conn.executemany(_INSERT, [p.row for p in batch])
-                if cursor.rowcount != len(batch):
-                    raise LedgerWriteError(f"inserted {cursor.rowcount} of {len(batch)} rows")
+                inserted = cursor.rowcount
+                await cursor.close()
+                if inserted != len(batch):
+                    raise LedgerWriteError(f"inserted {inserted} of {len(batch)} rows")
                 rows = list(await conn.execute_fetchall("SELECT last_insert_rowid()"))
         except Exception as exc:  # any failure must reach the callers, whatever raised it
             if len(batch) == 1:
@@ -169,18 +178,19 @@ class UsageLedger:
 
     async def _write_each(self, batch: list[_Pending]) -> None:
         """Isolate the bad rows of a failed batch so one invalid event does not fail its neighbours."""
-        outcomes: list[tuple[_Pending, int | None, Exception | None]] = []
+        outcomes: list[tuple[_Pending, int | None, BaseException | None]] = []
         try:
             async with self._db.transaction() as conn:
                 for pending in batch:
                     try:
-                        cursor = await conn.execute(_INSERT, pending.row)
+                        # execute_insert returns last_insert_rowid() and leaves no cursor open.
+                        row = await conn.execute_insert(_INSERT, pending.row)
                     except sqlite3.Error as exc:
                         if not conn.in_transaction:
                             raise  # RAISE(ROLLBACK) or I/O error: the whole transaction is gone
                         outcomes.append((pending, None, exc))
                     else:
-                        outcomes.append((pending, cursor.lastrowid, None))
+                        outcomes.append((pending, None if row is None else int(row[0]), None))
         except Exception as exc:
             log.error("usage batch of %d could not be stored: %s", len(batch), exc)
             for pending in batch:

@@ -132,6 +132,17 @@ async def test_record_starts_the_writer_lazily(db: Database, pricing: PricingTab
     assert stored.id is not None and count_rows(db.path) == 1
 
 
+async def test_an_idle_ledger_parks_no_writer_task(db: Database, ledger: UsageLedger) -> None:
+    await ledger.record(event())
+    writer = ledger._task
+    assert writer is not None
+    # The writer ends by itself once the queue is empty (no close() needed)...
+    await asyncio.wait_for(writer, NO_HANG)
+    # ...and the next record starts a fresh one.
+    assert (await ledger.record(event())).id is not None
+    assert ledger._task is not writer and count_rows(db.path) == 2
+
+
 async def test_a_bad_row_fails_only_its_own_caller(db: Database, ledger: UsageLedger) -> None:
     with sqlite3.connect(db.path) as conn:
         conn.execute(
@@ -197,10 +208,10 @@ async def test_storage_failure_fails_the_waiting_callers_instead_of_hanging(
 async def test_cancelled_writer_fails_queued_callers_and_is_replaced(
     db: Database, ledger: UsageLedger
 ) -> None:
-    task = ledger._task
-    assert task is not None
     pending = [asyncio.create_task(ledger.record(event())) for _ in range(3)]
     await asyncio.sleep(0)
+    task = ledger._task  # the writer exists only while there is work
+    assert task is not None
     task.cancel()
     results = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), NO_HANG)
     # Each caller got an answer: stored (if its batch committed first) or an error, never a hang.
