@@ -138,7 +138,7 @@ def _describe(error: Any) -> str:
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Read settings; raise SettingsError naming each bad variable (never echoing its value)."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
         raise SettingsError([_describe(error) for error in exc.errors()]) from None
 

@@ -1,0 +1,68 @@
+"""The tree-level error handler and extension loading, through a bot with a test-only extension."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.app import OpenAIBot, create_bot
+from bot.settings import Settings
+from tests.conftest import closing_bots
+
+BOOM = "tests.cogs.boom_ext"
+
+
+def _world(env: Any) -> tuple[Any, Any]:
+    guild = env.create_guild()
+    channel = guild.create_text_channel("general")
+    return channel, guild.add_member(env.create_user("alice"))
+
+
+@pytest.fixture
+async def simcord_bot(bot_settings: Settings) -> AsyncIterator[OpenAIBot]:
+    async with closing_bots() as track:
+        yield track(create_bot(bot_settings, extensions=("cogs.help", "tests.cogs.no_such_extension", BOOM)))
+
+
+async def test_a_broken_extension_is_logged_and_the_others_load(simcord_env: Any) -> None:
+    bot: OpenAIBot = simcord_env.bot
+    assert set(bot.failed_extensions) == {"tests.cogs.no_such_extension"}
+    assert {c.name for c in bot.tree.get_commands()} >= {"help", "boom"}
+
+
+async def test_unexpected_error_gets_an_id_and_leaks_nothing(
+    simcord_env: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel, alice = _world(simcord_env)
+    with caplog.at_level(logging.DEBUG):
+        result = await alice.slash(channel, "boom")
+    simcord_env.errors  # acknowledge: the handler saw it, simcord recorded it  # noqa: B018
+    assert result.ephemeral
+    text = result.response.content
+    assert text.startswith("Something went wrong on our side.")
+    error_id = text.split("`")[1]
+    assert len(error_id) == 8
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and logged[0].levelno == logging.ERROR
+    assert "boom" in logged[0].getMessage() and str(alice.id) in logged[0].getMessage()
+    # Nothing sent to Discord carries the exception text, a traceback or the key.
+    for request in simcord_env.http_requests:
+        payload = repr(request.json)
+        assert "sk-test-key" not in payload
+        assert "Traceback" not in payload and "database exploded" not in payload
+
+
+async def test_known_errors_become_localized_short_messages(simcord_env: Any) -> None:
+    channel, alice = _world(simcord_env)
+    quota = await alice.slash(channel, "quota")
+    assert quota.ephemeral
+    assert "quota for this bot is used up" in quota.response.content
+    off = await alice.slash(channel, "off")
+    assert off.response.content.startswith("The `imagine` feature is turned off")
+    denied = await alice.slash(channel, "admin")
+    assert denied.ephemeral
+    assert denied.response.content == "You need these permissions to do that: manage_guild."
+    simcord_env.errors  # noqa: B018
