@@ -20,6 +20,8 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
 
 DEFAULT_RETRY_AFTER = 1.0
+# While a flushed handle is due but not yet sent, flush() looks again this often.
+_FLUSH_POLL = 0.02
 
 
 class LiveEditClosed(Exception):
@@ -73,7 +75,6 @@ class LiveEdit:
         self._waiting_since = 0.0
         self._closed = False
         self._error: BaseException | None = None
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.sends = 0
 
     @property
@@ -101,37 +102,27 @@ class LiveEdit:
         self._scheduler._wake(self.channel_id)
 
     async def flush(self) -> None:
-        """Wait until the latest content has been sent; raise the send error if sending failed."""
-        if self._error is not None:
-            raise self._error
-        if not self.pending:
-            if self._closed and self._version > self._sent_version:
-                raise LiveEditClosed("live edit closed before its content was sent")
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((self._version, future))
-        self._scheduler._wake(self.channel_id)
-        await future
+        """Wait until the latest content has been sent; raise the send error if sending failed.
+
+        It sleeps until the scheduler's next chance to send this handle and checks again, rather
+        than awaiting a future the worker sets: a waiter that only ever sleeps or awaits tasks is
+        one a test harness (simcord) can tell apart from a hang, and it costs one wake-up per edit.
+        """
+        while True:
+            if self._error is not None:
+                raise self._error
+            if not self.pending:
+                if self._closed and self._version > self._sent_version:
+                    raise LiveEditClosed("live edit closed before its content was sent")
+                return
+            self._scheduler._wake(self.channel_id)
+            await self._scheduler._sleep(self._scheduler._flush_delay(self))
 
     def close(self) -> None:
         """Stop this handle: unsent content is dropped and waiting flush() calls raise LiveEditClosed."""
         if self._closed:
             return
         self._closed = True
-        self._resolve(LiveEditClosed("live edit closed before its content was sent"))
-
-    def _resolve(self, error: BaseException | None) -> None:
-        keep: list[tuple[int, asyncio.Future[None]]] = []
-        for version, future in self._waiters:
-            if future.done():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            elif version <= self._sent_version:
-                future.set_result(None)
-            else:
-                keep.append((version, future))
-        self._waiters = keep
 
 
 class _Channel:
@@ -139,7 +130,7 @@ class _Channel:
         self.handles: list[LiveEdit] = []
         self.sent_at: collections.deque[float] = collections.deque()
         self.blocked_until = 0.0
-        self.wake = asyncio.Event()
+        self.sleeper: asyncio.Task[None] | None = None
         self.worker: asyncio.Task[None] | None = None
         self.stats = ChannelStats()
 
@@ -195,11 +186,18 @@ class EditScheduler:
 
     def _wake(self, channel_id: int) -> None:
         channel = self._channel(channel_id)
-        channel.wake.set()
+        if channel.sleeper is not None:
+            channel.sleeper.cancel()
         if channel.worker is None or channel.worker.done():
             channel.worker = asyncio.get_running_loop().create_task(
                 self._run(channel_id, channel), name=f"edit-scheduler-{channel_id}"
             )
+
+    def _flush_delay(self, handle: LiveEdit) -> float:
+        """How long flush() sleeps before checking again: until the handle's own earliest send, or
+        briefly when it is due now (the worker is sending, or serving a longer-waiting message)."""
+        channel = self._channel(handle.channel_id)
+        return max(self._next_send_at(channel, handle) - self.clock(), _FLUSH_POLL)
 
     def _next_send_at(self, channel: _Channel, handle: LiveEdit) -> float:
         if handle._last_sent_at is None:
@@ -209,7 +207,6 @@ class EditScheduler:
     async def _run(self, channel_id: int, channel: _Channel) -> None:
         try:
             while True:
-                channel.wake.clear()
                 channel.handles = [h for h in channel.handles if not h.closed]
                 pending = [h for h in channel.handles if h.pending]
                 if not pending:
@@ -234,16 +231,21 @@ class EditScheduler:
                 del self._channels[channel_id]
 
     async def _wait(self, channel: _Channel, delay: float) -> None:
-        # A new update (say, a new message's first text) may become sendable before the timer ends.
-        loop = asyncio.get_running_loop()
-        sleeper = loop.create_task(self._timer(max(0.0, delay)), name="edit-scheduler-timer")
-        waker = loop.create_task(channel.wake.wait(), name="edit-scheduler-wake")
+        # A new update (say, a new message's first text) may become sendable before the timer
+        # ends: _wake cancels the sleeper, which ends this wait early.
+        sleeper = asyncio.get_running_loop().create_task(
+            self._timer(max(0.0, delay)), name="edit-scheduler-timer"
+        )
+        channel.sleeper = sleeper
         try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            await sleeper
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not sleeper.cancelled() or (current is not None and current.cancelling()):
+                raise  # the worker itself is being cancelled
         finally:
-            for task in (sleeper, waker):
-                task.cancel()
-            await asyncio.gather(sleeper, waker, return_exceptions=True)
+            channel.sleeper = None
+            sleeper.cancel()
 
     async def _timer(self, delay: float) -> None:
         await self._sleep(delay)
@@ -268,7 +270,6 @@ class EditScheduler:
             log.warning("edit in channel %s failed: %r", channel_id, exc)
             handle._error = exc
             handle._closed = True
-            handle._resolve(exc)
             return
         channel.stats.sends += 1
         handle.sends += 1
@@ -277,4 +278,3 @@ class EditScheduler:
         if handle.pending:
             # Newer content arrived during the send; it has waited since now.
             handle._waiting_since = now
-        handle._resolve(None)
