@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 # Bearer tokens in Authorization headers, and OpenAI-style keys, even ones we were not told about.
 _PATTERNS = (
-    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
+    # Any scheme (Bearer, Bot, Basic): the credential after it goes too.
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|bot|basic)\s+)?[^\s'\",}]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+"),
     re.compile(r"()\bsk-[A-Za-z0-9_\-]{8,}"),
 )
@@ -35,7 +36,11 @@ class RedactingFilter(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:
+            # A malformed call (wrong argument count): let the handler report it as logging does.
+            return True
         redacted = self.redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
@@ -44,6 +49,8 @@ class RedactingFilter(logging.Filter):
             formatter = logging.Formatter()
             record.exc_text = self.redact(formatter.formatException(record.exc_info))
             record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 

@@ -185,14 +185,9 @@ def test_output_without_secrets_is_the_same_with_or_without_the_filter(capture: 
     assert capture.text == plain.getvalue()
 
 
-# -- known gaps (strict xfail: these start passing, and must be un-marked, when they are fixed) ------
+# -- gaps found in review, now fixed -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the Authorization pattern only knows the Bearer scheme; for 'Bot <token>' (Discord's "
-    "own scheme) or 'Basic <creds>' it redacts the scheme word and leaves the credential",
-)
 @pytest.mark.parametrize(
     "credential",
     ["Bot MTIzNDU2Nzg5MDEy.GhIjKl.unregistered-token", "Basic dXNlcjpwYXNzd29yZA=="],
@@ -202,12 +197,6 @@ def test_other_authorization_schemes_are_redacted_without_being_registered(crede
     assert credential.split()[1] not in RedactingFilter().redact(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: filter() calls record.getMessage() outside logging's error handling, so a log call "
-    "with mismatched %-arguments raises into the caller instead of going to Handler.handleError",
-)
 def test_a_bad_format_call_does_not_raise_into_the_caller(
     capture: _Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
