@@ -21,12 +21,22 @@ from tests.contract.openapi_adapter import (
 from tests.fakes.records import RecordedRequest
 
 
-@pytest.fixture(scope="session")
-def openapi() -> OpenAPI:
+def _skip_without_spec() -> None:
     if not OPENAI_SPEC.is_file():
         pytest.skip(
             f"OpenAI OpenAPI document not found at {OPENAI_SPEC} (../shared/specs is absent in this clone)"
         )
+
+
+@pytest.fixture(autouse=True)
+def _requires_spec() -> None:
+    """Every contract test needs the document, also those that only read a schema from it."""
+    _skip_without_spec()
+
+
+@pytest.fixture(scope="session")
+def openapi() -> OpenAPI:
+    _skip_without_spec()
     return load_openapi()
 
 
