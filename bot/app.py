@@ -20,6 +20,7 @@ from bot.discord_io.edit_scheduler import EditScheduler
 from bot.discord_io.mentions import NO_PINGS
 from bot.error_handler import handle_app_command_error
 from bot.i18n import BotTranslator, reply_locale
+from bot.model_catalog import ModelCatalog
 from bot.openai_api import OpenAIClient
 from bot.settings import Settings
 from bot.usage import PricingTable, UsageLedger
@@ -27,7 +28,7 @@ from bot.usage import PricingTable, UsageLedger
 log = logging.getLogger(__name__)
 
 # Every feature cog, loaded in this order; one that fails to load is logged and skipped.
-EXTENSIONS: tuple[str, ...] = ("cogs.help",)
+EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.write")
 
 
 class OpenAIBot(commands.Bot):
@@ -42,6 +43,7 @@ class OpenAIBot(commands.Bot):
     guild_settings: GuildSettingsRepo
     command_sync: CommandSyncRepo
     edit_scheduler: EditScheduler
+    model_catalog: ModelCatalog
 
     def __init__(self, settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
         intents = discord.Intents.default()
@@ -82,7 +84,9 @@ class OpenAIBot(commands.Bot):
             session=self.http_session,
         )
         self._opened.append("api")
+        self.model_catalog = ModelCatalog(self.api, openai_hosted=settings.openai_hosted)
         self.edit_scheduler = EditScheduler()
+        self._opened.append("edit_scheduler")
         await self.tree.set_translator(BotTranslator())
         for extension in self.extensions_to_load:
             try:
@@ -96,7 +100,9 @@ class OpenAIBot(commands.Bot):
         # Release in reverse order of opening; each step guarded so one failure frees the rest.
         for name in reversed(self._opened):
             try:
-                if name == "api":
+                if name == "edit_scheduler":
+                    await self.edit_scheduler.close()
+                elif name == "api":
                     await self.api.close()
                 elif name == "ledger":
                     await self.ledger.close()

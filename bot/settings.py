@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         return str(self.openai_base_url).rstrip("/")
 
+    @property
+    def openai_hosted(self) -> bool:
+        """True when talking to OpenAI itself rather than a compatible server."""
+        return (self.openai_base_url.host or "").endswith("openai.com")
+
     def default_models(self) -> dict[str, str]:
         """Default model per feature, as the guild settings repository expects them."""
         return {

@@ -7,6 +7,7 @@ from bot.db.command_sync import CommandSyncRepo
 from bot.db.database import Database
 from bot.db.guild_settings import DEFAULT_FEATURES, GuildDefaults, GuildSettings, GuildSettingsRepo
 from bot.db.migrations import MigrationError
+from bot.db.write_sessions import WriteSession, WriteSessionRepo
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -16,4 +17,6 @@ __all__ = [
     "GuildSettings",
     "GuildSettingsRepo",
     "MigrationError",
+    "WriteSession",
+    "WriteSessionRepo",
 ]

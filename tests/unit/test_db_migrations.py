@@ -37,7 +37,7 @@ async def test_fresh_database_reaches_latest_version_with_pragmas(tmp_path: Path
         assert LATEST >= 2
         assert db.schema_version == LATEST
         assert _versions(path) == list(range(1, LATEST + 1))
-        assert {"guild_settings", "command_sync", "usage_events"} <= _tables(path)
+        assert {"guild_settings", "command_sync", "usage_events", "write_sessions"} <= _tables(path)
         assert await _pragma(db, "journal_mode") == "wal"
         assert await _pragma(db, "synchronous") == 1  # NORMAL
         assert await _pragma(db, "foreign_keys") == 1
@@ -66,7 +66,9 @@ async def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, sta
         )
         await conn.execute("INSERT INTO command_sync VALUES ('global', 'abc123', 'then')")
     await old.close()
-    assert "usage_events" not in _tables(path)
+    before = _tables(path)
+    assert ("usage_events" in before) == (start >= 2)
+    assert "write_sessions" not in before
 
     db = await Database.open(path)
     try:
@@ -77,7 +79,7 @@ async def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, sta
         assert row is not None and tuple(row) == ('{"write": "davinci-002"}', 300)
         row = await db.fetchone("SELECT tree_hash FROM command_sync WHERE scope = 'global'")
         assert row is not None and row[0] == "abc123"
-        assert "usage_events" in _tables(path)
+        assert {"usage_events", "write_sessions"} <= _tables(path)
     finally:
         await db.close()
 

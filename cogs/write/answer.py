@@ -1,0 +1,196 @@
+"""One /write answer: stream the completion into Discord, then footer, buttons and the ledger.
+
+Whatever ends the stream (done, Stop, an error mid-way), the text so far is kept and the usage
+that was produced is recorded exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.discord_io.live_text import LONG_TEXT_THRESHOLD, LiveTextSequence, final_chunks, long_text_file
+from bot.i18n import t
+from bot.openai_api import CompletionStream, OpenAIError
+from bot.usage import UsageEvent
+from bot.usage.estimate import estimate_tokens
+from cogs.write.sink import AnswerSink
+from cogs.write.views import finished_view, streaming_view
+
+if TYPE_CHECKING:
+    from bot.app import OpenAIBot
+    from bot.db import WriteSession
+
+log = logging.getLogger(__name__)
+
+
+def format_usd(cost: Decimal) -> str:
+    if cost == 0:
+        return "$0"
+    if cost >= Decimal("0.01"):
+        return f"${cost:.2f}"
+    return "$" + f"{cost:.6f}".rstrip("0")
+
+
+@dataclass(slots=True)
+class Outcome:
+    text: str
+    finish_reason: str | None
+    interrupted: bool
+    stopped: bool
+    input_tokens: int
+    output_tokens: int
+    estimated: bool
+    request_id: str | None
+
+
+class AnswerRun:
+    """Streams one session's completion; `stop()` may be called from the Stop button."""
+
+    def __init__(
+        self, bot: OpenAIBot, interaction: discord.Interaction[Any], session: WriteSession, locale: str
+    ) -> None:
+        self.bot = bot
+        self.interaction = interaction
+        self.session = session
+        self.locale = locale
+        self.sink = AnswerSink(interaction, streaming_view(session.id, locale))
+        self.sequence: LiveTextSequence[discord.Message] = LiveTextSequence(
+            self.sink, bot.edit_scheduler, session.channel_id
+        )
+        self.stopped = False
+        self._consumer: asyncio.Task[None] | None = None
+        self._chunks = 0
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self._consumer is not None:
+            self._consumer.cancel()
+
+    async def open(self) -> CompletionStream:
+        """Start the request; errors here (nothing produced yet) propagate to the caller."""
+        session = self.session
+        return await self.bot.api.completions.stream(
+            model=session.model,
+            prompt=session.prompt,
+            max_tokens=session.max_tokens,
+            temperature=session.temperature,
+            user=f"discord:{session.guild_id}:{session.user_id}",
+        )
+
+    async def run(self, stream: CompletionStream) -> Outcome:
+        interrupted = False
+        self._consumer = asyncio.create_task(self._consume(stream), name=f"write-{self.session.id}")
+        try:
+            await self._consumer
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not self.stopped or (current is not None and current.cancelling()):
+                raise  # the bot is shutting down, not the member pressing Stop
+        except OpenAIError as exc:
+            log.warning("Stream of write session %s broke: %s", self.session.id, type(exc).__name__)
+            interrupted = True
+        outcome = self._outcome(stream, interrupted)
+        await self._record(outcome)
+        return outcome
+
+    async def _consume(self, stream: CompletionStream) -> None:
+        async with stream:
+            async for chunk in stream:
+                if any(choice.text for choice in chunk.choices):
+                    self._chunks += 1
+                if stream.text.strip():
+                    self.sequence.update(stream.text)
+
+    def _outcome(self, stream: CompletionStream, interrupted: bool) -> Outcome:
+        usage = stream.usage
+        if stream.usage_reported and usage is not None and not interrupted and not self.stopped:
+            return Outcome(
+                stream.text,
+                stream.finish_reason,
+                False,
+                False,
+                usage.prompt_tokens,
+                usage.completion_tokens or 0,
+                False,
+                stream.meta.request_id,
+            )
+        # No usage from the server (compatible server, Stop, or a broken stream): estimate what
+        # was produced; each streamed chunk is about one token.
+        return Outcome(
+            stream.text,
+            None if (interrupted or self.stopped) else stream.finish_reason,
+            interrupted,
+            self.stopped,
+            estimate_tokens(self.session.prompt),
+            self._chunks,
+            True,
+            stream.meta.request_id,
+        )
+
+    async def _record(self, outcome: Outcome) -> None:
+        session = self.session
+        self.recorded = await self.bot.ledger.record(
+            UsageEvent(
+                guild_id=session.guild_id,
+                channel_id=session.channel_id,
+                user_id=session.user_id,
+                feature="write",
+                model=session.model,
+                request_id=outcome.request_id,
+                input_tokens=outcome.input_tokens,
+                output_tokens=outcome.output_tokens,
+                estimated=outcome.estimated,
+            )
+        )
+
+    def footer(self, outcome: Outcome) -> str:
+        locale = self.locale
+        lines = []
+        if outcome.stopped:
+            lines.append(t("write.note.stopped", locale))
+        elif outcome.interrupted:
+            lines.append(t("write.note.interrupted", locale))
+        elif outcome.finish_reason == "length":
+            lines.append(t("write.note.length", locale, max_tokens=self.session.max_tokens))
+        elif outcome.finish_reason == "content_filter":
+            lines.append(t("write.note.content_filter", locale))
+        tokens = outcome.input_tokens + outcome.output_tokens
+        cost = self.recorded.cost_usd if self.recorded.cost_usd is not None else Decimal(0)
+        lines.append(
+            t(
+                "write.footer",
+                locale,
+                model=self.session.model,
+                tokens=f"~{tokens}" if outcome.estimated else str(tokens),
+                cost=format_usd(cost),
+            )
+        )
+        return "\n".join(f"-# {line}" for line in lines)
+
+    async def finish(self, outcome: Outcome) -> None:
+        footer = self.footer(outcome)
+        can_continue = outcome.finish_reason != "content_filter" and bool(outcome.text.strip())
+        view = finished_view(self.session.id, self.locale, can_continue=can_continue)
+        text = outcome.text
+        file = long_text_file(text) if len(text) > LONG_TEXT_THRESHOLD else None
+        refs = await self.sequence.finish(text, footer=footer, view=view, file=file)
+        if len(refs) > 1:
+            # The Stop button rode on the first message; the finished answer keeps its buttons
+            # on the last one only.
+            first, ref = final_chunks(text, footer)[0], refs[0]
+
+            async def drop_stop_button(content: str) -> None:
+                await self.sink.edit(ref, content, view=discord.ui.View())
+
+            handle = self.bot.edit_scheduler.register(self.session.channel_id, drop_stop_button)
+            handle.update(first, force=True)
+            try:
+                await handle.flush()
+            finally:
+                handle.close()

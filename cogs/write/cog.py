@@ -1,0 +1,279 @@
+"""/write: a member's prompt, completed by the model and streamed into the channel.
+
+Checks (feature on, cooldown, permissions, model) happen before anything is spent; errors before
+the first token are private, errors after it keep the text and say the answer was interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str
+from discord.ext import commands
+
+from bot.db import WriteSession, WriteSessionRepo
+from bot.discord_io.mentions import NO_PINGS
+from bot.error_handler import handle_app_command_error, message_key
+from bot.errors import BotMissingChannelPermissions, FeatureDisabled, UserFacingError
+from bot.i18n import t
+from bot.openai_api import BadRequestError, NotFoundError, OpenAIError
+from cogs.write.answer import AnswerRun
+from cogs.write.views import Action, PromptModal
+
+if TYPE_CHECKING:
+    from bot.app import OpenAIBot
+    from bot.db import GuildSettings
+
+log = logging.getLogger(__name__)
+
+FEATURE = "write"
+# Discord caps option values at 6,000 characters; the form caps prompts at 4,000 for both paths.
+MAX_PROMPT = 4000
+MAX_TOKENS_OPTION = 4096
+
+
+class Cooldown(UserFacingError):
+    key = "error.cooldown"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds=str(max(1, round(seconds))))
+
+
+class ModelNotAllowed(UserFacingError):
+    key = "write.error.model_not_allowed"
+
+    def __init__(self, model: str, allowed: list[str]) -> None:
+        super().__init__(model=model, allowed=", ".join(allowed))
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    prompt: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    model: str | None = None
+
+    def with_prompt(self, prompt: str) -> WriteOptions:
+        return replace(self, prompt=prompt)
+
+
+class Cooldowns:
+    """Per guild and member: when they may start the next answer (uses the monotonic clock)."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[int, int], float] = {}
+
+    def remaining(self, guild_id: int, user_id: int) -> float:
+        return max(0.0, self._next.get((guild_id, user_id), 0.0) - time.monotonic())
+
+    def start(self, guild_id: int, user_id: int, seconds: float) -> None:
+        now = time.monotonic()
+        self._next[(guild_id, user_id)] = now + seconds
+        # Forget expired entries now and then so the dict does not grow with every member ever seen.
+        if len(self._next) > 10_000:
+            self._next = {key: when for key, when in self._next.items() if when > now}
+
+
+class WriteCog(commands.Cog, name="Write"):
+    def __init__(self, bot: OpenAIBot) -> None:
+        self.bot = bot
+        self.sessions = WriteSessionRepo(bot.db)
+        self.cooldowns = Cooldowns()
+        self.running: dict[int, AnswerRun] = {}
+
+    # -- the command ----------------------------------------------------------------------------
+
+    @app_commands.command(
+        name=locale_str("write", key="cmd.write.name"),
+        description=locale_str(
+            "Write text with the AI model, streamed as it is generated", key="cmd.write.description"
+        ),
+    )
+    @app_commands.guild_only()
+    @app_commands.rename(
+        prompt=locale_str("prompt", key="cmd.write.opt.prompt.name"),
+        temperature=locale_str("temperature", key="cmd.write.opt.temperature.name"),
+        max_tokens=locale_str("max_tokens", key="cmd.write.opt.max_tokens.name"),
+        model=locale_str("model", key="cmd.write.opt.model.name"),
+    )
+    @app_commands.describe(
+        prompt=locale_str(
+            "What to write; leave empty for a multi-line form", key="cmd.write.opt.prompt.description"
+        ),
+        temperature=locale_str(
+            "0 = focused, 2 = very random (default 1)", key="cmd.write.opt.temperature.description"
+        ),
+        max_tokens=locale_str(
+            "Longest answer, in tokens (capped by the server)", key="cmd.write.opt.max_tokens.description"
+        ),
+        model=locale_str(
+            "Model to use (the server's default if empty)", key="cmd.write.opt.model.description"
+        ),
+    )
+    async def write(
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT] | None = None,
+        temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
+        max_tokens: app_commands.Range[int, 1, MAX_TOKENS_OPTION] | None = None,
+        model: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        options = WriteOptions(prompt or "", temperature, max_tokens, model)
+        if prompt is None:
+            await self._check(interaction)
+            locale = await self.bot.locale_for(interaction)
+            await interaction.response.send_modal(PromptModal(self, options, locale))
+            return
+        await self.start_answer(interaction, options)
+
+    @write.autocomplete("model")
+    async def _model_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        models = await self.bot.model_catalog.completion_models() or []
+        settings = await self.bot.settings_for(interaction.guild_id)
+        needle = current.lower()
+        return [
+            app_commands.Choice(name=model, value=model)
+            for model in models
+            if needle in model.lower() and (settings is None or settings.is_model_allowed(FEATURE, model))
+        ][:25]
+
+    # -- running an answer ----------------------------------------------------------------------
+
+    async def _check(self, interaction: discord.Interaction[Any]) -> GuildSettings:
+        """Everything that can refuse a request before anything is spent."""
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        settings = await self.bot.guild_settings.get(interaction.guild_id)
+        if not settings.is_enabled(FEATURE):
+            raise FeatureDisabled(FEATURE)
+        permissions = interaction.app_permissions
+        missing = [name for name in ("view_channel", "send_messages") if not getattr(permissions, name)]
+        if missing:
+            locale = await self.bot.locale_for(interaction)
+            raise BotMissingChannelPermissions([t(f"perm.{name}", locale) for name in missing])
+        remaining = self.cooldowns.remaining(interaction.guild_id, interaction.user.id)
+        if remaining > 0:
+            raise Cooldown(remaining)
+        return settings
+
+    async def start_answer(self, interaction: discord.Interaction[Any], options: WriteOptions) -> None:
+        settings = await self._check(interaction)
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        model = options.model or settings.model_for(FEATURE)
+        if not settings.is_model_allowed(FEATURE, model):
+            raise ModelNotAllowed(model, settings.allowed_models_for(FEATURE))
+        cap = settings.write_max_tokens
+        max_tokens = min(options.max_tokens or cap, cap)
+        locale = await self.bot.locale_for(interaction)
+        # Starting the cooldown before any await that yields keeps a double click from starting two.
+        self.cooldowns.start(interaction.guild_id, interaction.user.id, settings.write_cooldown_seconds)
+        await interaction.response.defer(thinking=True)
+
+        available = await self.bot.model_catalog.completion_models()
+        if available is not None and model not in available:
+            await self._fail_privately(interaction, self._unknown_model(model, available, locale))
+            return
+        session = await self.sessions.create(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            model=model,
+            prompt=options.prompt,
+            temperature=options.temperature,
+            max_tokens=max_tokens,
+        )
+        await self._run(interaction, session, locale)
+
+    async def _run(self, interaction: discord.Interaction[Any], session: WriteSession, locale: str) -> None:
+        run = AnswerRun(self.bot, interaction, session, locale)
+        try:
+            stream = await run.open()
+        except OpenAIError as exc:
+            available = await self.bot.model_catalog.completion_models() or []
+            await self._fail_privately(
+                interaction, self._api_error_text(exc, session.model, available, locale)
+            )
+            return
+        self.running[session.id] = run
+        try:
+            outcome = await run.run(stream)
+        finally:
+            self.running.pop(session.id, None)
+        await self.sessions.finish(session.guild_id, session.id, outcome.text, outcome.finish_reason)
+        await run.finish(outcome)
+
+    def _unknown_model(self, model: str, available: list[str], locale: str) -> str:
+        return t("write.error.unknown_model", locale, model=model, examples=", ".join(available[:5]) or "—")
+
+    def _api_error_text(self, exc: OpenAIError, model: str, available: list[str], locale: str) -> str:
+        if isinstance(exc, BadRequestError) and exc.code == "context_length_exceeded":
+            return t("write.error.context_length", locale, model=model)
+        if isinstance(exc, NotFoundError) and exc.code in (None, "model_not_found"):
+            return self._unknown_model(model, available, locale)
+        known = message_key(exc)
+        key, params = known if known is not None else ("error.api_server", {})
+        return t(key, locale, **params)
+
+    async def _fail_privately(self, interaction: discord.Interaction[Any], text: str) -> None:
+        """Replace the public "thinking…" placeholder by a message only the member sees."""
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            log.debug("Could not delete the deferred response of interaction %s", interaction.id)
+        try:
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.info("Could not deliver a /write error (interaction expired?): %s", exc.status)
+
+    async def report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
+        await handle_app_command_error(self.bot, interaction, error)
+
+    # -- buttons --------------------------------------------------------------------------------
+
+    async def on_button(self, interaction: discord.Interaction[Any], action: Action, session_id: int) -> None:
+        try:
+            await self._on_button(interaction, action, session_id)
+        except Exception as exc:  # buttons have no tree handler; route them through the same one
+            await self.report_error(interaction, exc)
+
+    async def _on_button(
+        self, interaction: discord.Interaction[Any], action: Action, session_id: int
+    ) -> None:
+        locale = await self.bot.locale_for(interaction)
+        session = None
+        if interaction.guild_id is not None:
+            session = await self.sessions.get(interaction.guild_id, session_id)
+        if session is None:
+            await self._ephemeral(interaction, t("write.button.expired", locale))
+            return
+        if interaction.user.id != session.user_id:
+            await self._ephemeral(
+                interaction, t("write.button.not_yours", locale, user=f"<@{session.user_id}>")
+            )
+            return
+        if action == "stop":
+            run = self.running.get(session_id)
+            if run is None:
+                await self._ephemeral(interaction, t("write.button.already_done", locale))
+                return
+            run.stop()
+            await interaction.response.defer()
+            return
+        prompt = session.prompt + session.output if action == "cont" else session.prompt
+        options = WriteOptions(prompt, session.temperature, session.max_tokens, session.model)
+        await self.start_answer(interaction, options)
+
+    @staticmethod
+    async def _ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def cog_unload(self) -> None:
+        for run in list(self.running.values()):
+            run.stop()
