@@ -143,13 +143,15 @@ class EditScheduler:
         per_message_interval: float = 1.0,
         channel_window: float = 5.0,
         channel_max_edits: int = 5,
-        clock: Clock = time.monotonic,
+        clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.per_message_interval = per_message_interval
         self.channel_window = channel_window
         self.channel_max_edits = channel_max_edits
-        self.clock = clock
+        # Looked up at each call (not bound once) so a patched clock, e.g. a test harness's
+        # virtual one, is seen by the scheduler too.
+        self.clock: Clock = clock if clock is not None else lambda: time.monotonic()
         self._sleep = sleep
         self._channels: dict[int, _Channel] = {}
         self._seq = itertools.count()

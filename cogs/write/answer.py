@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from bot.db import WriteSession
 
 log = logging.getLogger(__name__)
+
+# Seconds between re-renders of the growing text (the first text is rendered at once).
+RENDER_INTERVAL = 0.25
 
 
 def format_usd(cost: Decimal) -> str:
@@ -53,13 +57,21 @@ class AnswerRun:
     """Streams one session's completion; `stop()` may be called from the Stop button."""
 
     def __init__(
-        self, bot: OpenAIBot, interaction: discord.Interaction[Any], session: WriteSession, locale: str
+        self,
+        bot: OpenAIBot,
+        interaction: discord.Interaction[Any],
+        session: WriteSession,
+        locale: str,
+        *,
+        first_is_original: bool,
     ) -> None:
         self.bot = bot
         self.interaction = interaction
         self.session = session
         self.locale = locale
-        self.sink = AnswerSink(interaction, streaming_view(session.id, locale))
+        self.sink = AnswerSink(
+            interaction, streaming_view(session.id, locale), first_is_original=first_is_original
+        )
         self.sequence: LiveTextSequence[discord.Message] = LiveTextSequence(
             self.sink, bot.edit_scheduler, session.channel_id
         )
@@ -100,12 +112,18 @@ class AnswerRun:
         return outcome
 
     async def _consume(self, stream: CompletionStream) -> None:
+        rendered_at: float | None = None
         async with stream:
             async for chunk in stream:
                 if any(choice.text for choice in chunk.choices):
                     self._chunks += 1
-                if stream.text.strip():
+                now = time.monotonic()
+                # Re-splitting the whole text per token would cost O(n²) CPU on long answers, and
+                # Discord sees at most one edit a second anyway: render a few times a second.
+                due = rendered_at is None or now - rendered_at >= RENDER_INTERVAL
+                if due and stream.text.strip():
                     self.sequence.update(stream.text)
+                    rendered_at = now
 
     def _outcome(self, stream: CompletionStream, interrupted: bool) -> Outcome:
         usage = stream.usage

@@ -6,6 +6,7 @@ the first token are private, errors after it keep the text and say the answer wa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
-from bot.db import WriteSession, WriteSessionRepo
+from bot.db import WriteSessionRepo
 from bot.discord_io.mentions import NO_PINGS
 from bot.error_handler import handle_app_command_error, message_key
 from bot.errors import BotMissingChannelPermissions, FeatureDisabled, UserFacingError
@@ -35,6 +36,13 @@ FEATURE = "write"
 # Discord caps option values at 6,000 characters; the form caps prompts at 4,000 for both paths.
 MAX_PROMPT = 4000
 MAX_TOKENS_OPTION = 4096
+# Discord wants an answer within 3 s; this leaves room for the acknowledgement itself.
+OPEN_GRACE_SECONDS = 2.0
+
+
+def _shows_thinking(interaction: discord.Interaction[Any]) -> bool:
+    """Commands and forms show a "thinking…" placeholder; buttons answer with a new message."""
+    return interaction.type is not discord.InteractionType.component
 
 
 class Cooldown(UserFacingError):
@@ -174,11 +182,10 @@ class WriteCog(commands.Cog, name="Write"):
         locale = await self.bot.locale_for(interaction)
         # Starting the cooldown before any await that yields keeps a double click from starting two.
         self.cooldowns.start(interaction.guild_id, interaction.user.id, settings.write_cooldown_seconds)
-        await interaction.response.defer(thinking=True)
 
         available = await self.bot.model_catalog.completion_models()
         if available is not None and model not in available:
-            await self._fail_privately(interaction, self._unknown_model(model, available, locale))
+            await self._refuse(interaction, self._unknown_model(model, available, locale))
             return
         session = await self.sessions.create(
             guild_id=interaction.guild_id,
@@ -189,17 +196,20 @@ class WriteCog(commands.Cog, name="Write"):
             temperature=options.temperature,
             max_tokens=max_tokens,
         )
-        await self._run(interaction, session, locale)
-
-    async def _run(self, interaction: discord.Interaction[Any], session: WriteSession, locale: str) -> None:
-        run = AnswerRun(self.bot, interaction, session, locale)
+        run = AnswerRun(
+            self.bot, interaction, session, locale, first_is_original=_shows_thinking(interaction)
+        )
+        # Most refusals (quota, rate limit, unknown model, prompt too long) arrive within a moment:
+        # waiting briefly before acknowledging lets them be private notes instead of public ones.
+        opening = asyncio.create_task(run.open(), name=f"write-open-{session.id}")
+        await asyncio.wait({opening}, timeout=OPEN_GRACE_SECONDS)
+        if not opening.done() or opening.exception() is None:
+            await self._acknowledge(interaction)
         try:
-            stream = await run.open()
+            stream = await opening
         except OpenAIError as exc:
-            available = await self.bot.model_catalog.completion_models() or []
-            await self._fail_privately(
-                interaction, self._api_error_text(exc, session.model, available, locale)
-            )
+            available = available or []
+            await self._refuse(interaction, self._api_error_text(exc, session.model, available, locale))
             return
         self.running[session.id] = run
         try:
@@ -208,6 +218,15 @@ class WriteCog(commands.Cog, name="Write"):
             self.running.pop(session.id, None)
         await self.sessions.finish(session.guild_id, session.id, outcome.text, outcome.finish_reason)
         await run.finish(outcome)
+
+    @staticmethod
+    async def _acknowledge(interaction: discord.Interaction[Any]) -> None:
+        if interaction.response.is_done():
+            return
+        if _shows_thinking(interaction):
+            await interaction.response.defer(thinking=True)
+        else:
+            await interaction.response.defer()  # a button: the answer comes as a new message
 
     def _unknown_model(self, model: str, available: list[str], locale: str) -> str:
         return t("write.error.unknown_model", locale, model=model, examples=", ".join(available[:5]) or "—")
@@ -221,16 +240,18 @@ class WriteCog(commands.Cog, name="Write"):
         key, params = known if known is not None else ("error.api_server", {})
         return t(key, locale, **params)
 
-    async def _fail_privately(self, interaction: discord.Interaction[Any], text: str) -> None:
-        """Replace the public "thinking…" placeholder by a message only the member sees."""
+    async def _refuse(self, interaction: discord.Interaction[Any], text: str) -> None:
+        """Tell the member why nothing was written: privately when the interaction still allows it."""
         try:
-            await interaction.delete_original_response()
-        except discord.HTTPException:
-            log.debug("Could not delete the deferred response of interaction %s", interaction.id)
-        try:
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            if not interaction.response.is_done():
+                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            elif _shows_thinking(interaction):
+                # The public "thinking…" placeholder becomes the explanation.
+                await interaction.edit_original_response(content=f"⚠️ {text}", allowed_mentions=NO_PINGS)
+            else:
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
-            log.info("Could not deliver a /write error (interaction expired?): %s", exc.status)
+            log.info("Could not deliver a /write refusal (interaction expired?): %s", exc.status)
 
     async def report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
         await handle_app_command_error(self.bot, interaction, error)

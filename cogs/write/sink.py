@@ -35,10 +35,18 @@ class AnswerSink:
     authored these messages, so it may edit them there) and new messages are channel messages.
     """
 
-    def __init__(self, interaction: discord.Interaction[Any], first_view: discord.ui.View | None) -> None:
+    def __init__(
+        self,
+        interaction: discord.Interaction[Any],
+        first_view: discord.ui.View | None,
+        *,
+        first_is_original: bool,
+    ) -> None:
         self._interaction = interaction
         self._first_view = first_view
-        self._used_original = False
+        # After a button's silent acknowledgement there is no placeholder to fill: start a new message.
+        self._used_original = not first_is_original
+        self._sent_any = False
         self.via_channel = False
 
     def _token_alive(self) -> bool:
@@ -66,8 +74,9 @@ class AnswerSink:
     async def send_new(
         self, content: str, *, view: discord.ui.View | None = None, files: Sequence[discord.File] = ()
     ) -> discord.Message:
-        if view is None and not self._used_original:
+        if view is None and not self._sent_any:
             view = self._first_view  # the Stop button rides on the first message while streaming
+        self._sent_any = True
         if self._token_alive():
             try:
                 if not self._used_original:

@@ -82,6 +82,7 @@ class PromptModal(discord.ui.Modal):
             label=t("write.modal.label", locale),
             placeholder=t("write.modal.placeholder", locale),
             style=discord.TextStyle.paragraph,
+            custom_id="prompt",
             min_length=1,
             max_length=4000,
         )

@@ -22,6 +22,7 @@ async def test_help_in_english_lists_commands_and_features(simcord_env: Any) -> 
     embed = result.response.embeds[0]
     assert embed.title == "What I can do"
     assert "`/help` — Show the bot's commands and this server's features" in embed.description
+    assert "`/write` — Write text with the AI model, streamed as it is generated" in embed.description
     features = embed.fields[0]
     assert features.name == "Features in this server"
     assert "✅ Text writing (/write)" in features.value
