@@ -66,3 +66,23 @@ async def test_known_errors_become_localized_short_messages(simcord_env: Any) ->
     assert denied.ephemeral
     assert denied.response.content == "You need these permissions to do that: manage_guild."
     simcord_env.errors  # noqa: B018
+
+
+async def test_discord_failing_the_reply_is_logged_not_crashed(
+    simcord_env: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord answers 500 to the reply itself: the handler logs it and nothing leaks or crashes."""
+    channel, alice = _world(simcord_env)
+    simcord_env.inject_error("POST", "/interactions/*/callback", status=500, times=2)
+    with caplog.at_level(logging.DEBUG):
+        await alice.slash(channel, "help")
+    errors = simcord_env.errors
+    assert errors, "the failed reply reached the tree handler"
+    unexpected = [r for r in caplog.records if r.getMessage().startswith("Unexpected error")]
+    assert len(unexpected) == 1 and "help" in unexpected[0].getMessage()
+    assert any("Could not deliver an error message" in r.getMessage() for r in caplog.records)
+    # The bot still works afterwards.
+    result = await alice.slash(channel, "help")
+    assert result.response.embeds[0].title == "What I can do"
+    for record in caplog.records:
+        assert "sk-test-key" not in record.getMessage()
