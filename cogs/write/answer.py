@@ -38,7 +38,9 @@ def format_usd(cost: Decimal) -> str:
         return "$0"
     if cost >= Decimal("0.01"):
         return f"${cost:.2f}"
-    return "$" + f"{cost:.6f}".rstrip("0")
+    if cost < Decimal("0.000001"):
+        return "<$0.000001"
+    return "$" + f"{cost:.6f}".rstrip("0").rstrip(".")
 
 
 @dataclass(slots=True)

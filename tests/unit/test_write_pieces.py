@@ -1,0 +1,108 @@
+"""The small pure pieces behind /write: cost format, token estimate, model filter and cache, cooldowns."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.model_catalog import ModelCatalog, is_completion_model
+from bot.openai_api import APIConnectionError
+from bot.usage.estimate import estimate_tokens
+from cogs.write.answer import format_usd
+from cogs.write.cog import Cooldowns
+from cogs.write.sink import token_expired
+
+
+@pytest.mark.parametrize(
+    ("cost", "shown"),
+    [
+        ("0", "$0"),
+        ("0.0000005", "<$0.000001"),
+        ("0.000123", "$0.000123"),
+        ("0.0123", "$0.01"),
+        ("2.5", "$2.50"),
+    ],
+)
+def test_format_usd(cost: str, shown: str) -> None:
+    assert format_usd(Decimal(cost)) == shown
+
+
+def test_estimate_tokens_counts_cjk_per_character() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcd" * 10) == 10
+    assert estimate_tokens("你好世界") == 4
+    assert estimate_tokens("hi 你好") == 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("model", "openai", "expected"),
+    [
+        ("gpt-3.5-turbo-instruct", True, True),
+        ("davinci-002", True, True),
+        ("gpt-4o", True, False),
+        ("text-embedding-3-small", True, False),
+        ("llama3.2", False, True),
+        ("nomic-embed-text", False, False),
+        ("whisper-1", False, False),
+    ],
+)
+def test_completion_model_filter(model: str, openai: bool, expected: bool) -> None:
+    assert is_completion_model(model, openai_hosted=openai) is expected
+
+
+class FakeModels:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+
+    async def list(self) -> Any:
+        self.calls += 1
+        if self.fail:
+            raise APIConnectionError("down")
+        return SimpleNamespace(data=[SimpleNamespace(id=m) for m in ("b-instruct", "a-instruct", "tts-1")])
+
+
+async def test_model_catalog_caches_and_keeps_a_stale_list_when_the_api_fails() -> None:
+    now = [0.0]
+    models = FakeModels()
+    catalog = ModelCatalog(SimpleNamespace(models=models), openai_hosted=True, ttl=300, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert await catalog.completion_models() == ["a-instruct", "b-instruct"]
+    assert await catalog.ids() == ["a-instruct", "b-instruct", "tts-1"]
+    assert models.calls == 1
+    now[0] = 301
+    models.fail = True
+    assert await catalog.ids() == ["a-instruct", "b-instruct", "tts-1"]
+    assert models.calls == 2
+
+
+async def test_model_catalog_without_a_listing_checks_nothing() -> None:
+    models = FakeModels()
+    models.fail = True
+    catalog = ModelCatalog(SimpleNamespace(models=models), openai_hosted=False)  # type: ignore[arg-type]
+    assert await catalog.completion_models() is None
+
+
+def test_cooldowns_are_per_guild_and_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr("cogs.write.cog.time.monotonic", lambda: now[0])
+    cooldowns = Cooldowns()
+    cooldowns.start(1, 10, 5.0)
+    assert cooldowns.remaining(1, 10) == 5.0
+    assert cooldowns.remaining(1, 11) == 0.0
+    assert cooldowns.remaining(2, 10) == 0.0
+    now[0] = 103.0
+    assert cooldowns.remaining(1, 10) == 2.0
+    now[0] = 106.0
+    assert cooldowns.remaining(1, 10) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expired"),
+    [(401, 50027, True), (404, 10015, True), (404, 10008, False), (500, 0, False)],
+)
+def test_expired_interaction_tokens_are_recognized(status: int, code: int, expired: bool) -> None:
+    exc = SimpleNamespace(status=status, code=code)
+    assert token_expired(exc) is expired  # type: ignore[arg-type]
