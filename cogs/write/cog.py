@@ -36,8 +36,9 @@ FEATURE = "write"
 # Discord caps option values at 6,000 characters; the form caps prompts at 4,000 for both paths.
 MAX_PROMPT = 4000
 MAX_TOKENS_OPTION = 4096
-# Discord wants an answer within 3 s; this leaves room for the acknowledgement itself.
-OPEN_GRACE_SECONDS = 2.0
+# Discord wants an answer within 3 s; waiting at most 1 s for the API keeps a wide margin for the
+# acknowledgement itself while letting fast refusals (quota, 404, 400, 429) be private.
+OPEN_GRACE_SECONDS = 1.0
 
 
 def _shows_thinking(interaction: discord.Interaction[Any]) -> bool:

@@ -478,3 +478,16 @@ async def test_ten_concurrent_streams_in_one_channel_keep_the_edit_budget(world:
         assert len(in_window) <= 5, f"{len(in_window)} sends within 5 s starting at send {i}"
     assert world.bot.edit_scheduler.stats[world.channel.id].rate_limited == 0
     assert Decimal(0) < sum(((e.cost_usd or Decimal(0)) for e in await world.events()), Decimal(0))
+
+
+async def test_discord_rate_limit_on_an_edit_loses_and_duplicates_nothing(world: World) -> None:
+    world.fake.stream_delay = 0.01
+    prompt = "Rate limited [[words:120]]"
+    world.env.inject_error("PATCH", "/webhooks/*", status=429, message="You are being rate limited.", times=1)
+    await world.alice.slash(world.channel, "write", prompt=prompt, max_tokens=200)
+    await world.drain()
+    expected = world.fake.completion_text_for(prompt, 200)
+    messages = world.answers()
+    assert_answer(messages, expected)
+    assert world.bot.edit_scheduler.stats[world.channel.id].rate_limited == 1
+    assert len(await world.events()) == 1
