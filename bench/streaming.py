@@ -268,13 +268,13 @@ class Recorder:
 class RealTimeClock:
     """Keeps simcord's virtual clock (the bot's time.monotonic and its timers) in step with real time.
 
-    Under simcord, bot timers fire through a real-time fallback that first settles all bot work;
-    while streams are reading from the fake server that settle times out, and from then on every
-    timer is re-armed instead of fired until some operation collects the failure. The edit
-    scheduler's waits and /write's render throttle then freeze (measured with --simcord-clock:
-    only the first text and the final edit go out, and the final edit waits for env.settle()). A
-    production bot runs on real time, so this moves the virtual clock with real time and runs the
-    bot's due timers, through simcord's private helpers (simcord 3.2.1).
+    Left alone, the virtual clock moves only when a timer's real-time fallback manages to settle
+    all bot work, which it cannot while streams read from the fake server (with a short
+    settle_timeout the failure even makes later timers re-arm instead of fire until the next
+    operation collects it). /write's render throttle reads that frozen clock, so with
+    --simcord-clock each answer gets only its first word and its final edit. A production bot
+    runs on real time: this moves the virtual clock with real time and fires the bot's due
+    timers, through simcord's private helpers (written against simcord 3.2.1).
     """
 
     TICK_S = 0.01
@@ -494,7 +494,7 @@ async def _run_all(
         try:
             async with simcord.run(bot) as env:
                 recorder = Recorder(env)
-                env.bot.add_listener(recorder.on_interaction, "on_interaction")
+                bot.add_listener(recorder.on_interaction, "on_interaction")
                 with recorder.installed():
                     harness_cpu = await _idle_harness_cpu(env)
                     # One unmeasured answer first: the model list is fetched and cached, lazy
