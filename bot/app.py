@@ -97,7 +97,14 @@ class OpenAIBot(commands.Bot):
         self.commands_synced = await self.sync_commands_if_changed()
 
     async def close(self) -> None:
-        # Release in reverse order of opening; each step guarded so one failure frees the rest.
+        # Features first: their unload hooks may still record usage and finish messages, which
+        # needs the services below and the Discord connection.
+        for extension in tuple(self.extensions):
+            try:
+                await self.unload_extension(extension)
+            except Exception:
+                log.exception("Error while unloading %s", extension)
+        # Then release in reverse order of opening; each step guarded so one failure frees the rest.
         for name in reversed(self._opened):
             try:
                 if name == "edit_scheduler":

@@ -154,20 +154,30 @@ class AnswerRun:
         )
 
     async def _record(self, outcome: Outcome) -> None:
+        """Record the usage once; a ledger failure is logged loudly but does not hide the answer."""
         session = self.session
-        self.recorded = await self.bot.ledger.record(
-            UsageEvent(
-                guild_id=session.guild_id,
-                channel_id=session.channel_id,
-                user_id=session.user_id,
-                feature="write",
-                model=session.model,
-                request_id=outcome.request_id,
-                input_tokens=outcome.input_tokens,
-                output_tokens=outcome.output_tokens,
-                estimated=outcome.estimated,
-            )
+        event = UsageEvent(
+            guild_id=session.guild_id,
+            channel_id=session.channel_id,
+            user_id=session.user_id,
+            feature="write",
+            model=session.model,
+            request_id=outcome.request_id,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            estimated=outcome.estimated,
         )
+        try:
+            self.recorded = await self.bot.ledger.record(event)
+        except Exception:
+            log.exception("Usage of write session %s NOT recorded: %r", session.id, event)
+            self.recorded = event.model_copy(
+                update={
+                    "cost_usd": self.bot.pricing.cost(
+                        session.model, input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens
+                    )
+                }
+            )
 
     def footer(self, outcome: Outcome) -> str:
         locale = self.locale

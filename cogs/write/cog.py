@@ -39,6 +39,8 @@ MAX_TOKENS_OPTION = 4096
 # Discord wants an answer within 3 s; waiting at most 1 s for the API keeps a wide margin for the
 # acknowledgement itself while letting fast refusals (quota, 404, 400, 429) be private.
 OPEN_GRACE_SECONDS = 1.0
+# How long shutdown waits for stopped answers to record their usage and show their text.
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 def _shows_thinking(interaction: discord.Interaction[Any]) -> bool:
@@ -94,6 +96,7 @@ class WriteCog(commands.Cog, name="Write"):
         self.sessions = WriteSessionRepo(bot.db)
         self.cooldowns = Cooldowns()
         self.running: dict[int, AnswerRun] = {}
+        self._answer_tasks: set[asyncio.Task[Any]] = set()
 
     # -- the command ----------------------------------------------------------------------------
 
@@ -213,10 +216,15 @@ class WriteCog(commands.Cog, name="Write"):
             await self._refuse(interaction, self._api_error_text(exc, session.model, available, locale))
             return
         self.running[session.id] = run
+        task = asyncio.current_task()
+        if task is not None:
+            self._answer_tasks.add(task)
         try:
             outcome = await run.run(stream)
         finally:
             self.running.pop(session.id, None)
+            if task is not None:
+                self._answer_tasks.discard(task)
         await self.sessions.finish(session.guild_id, session.id, outcome.text, outcome.finish_reason)
         await run.finish(outcome)
 
@@ -297,5 +305,10 @@ class WriteCog(commands.Cog, name="Write"):
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def cog_unload(self) -> None:
+        """On shutdown, stop answers the way Stop does, so their usage is recorded and their text kept."""
         for run in list(self.running.values()):
             run.stop()
+        if self._answer_tasks:
+            _, late = await asyncio.wait(self._answer_tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            if late:
+                log.warning("%d /write answers did not finish before shutdown", len(late))

@@ -491,3 +491,22 @@ async def test_discord_rate_limit_on_an_edit_loses_and_duplicates_nothing(world:
     assert_answer(messages, expected)
     assert world.bot.edit_scheduler.stats[world.channel.id].rate_limited == 1
     assert len(await world.events()) == 1
+
+
+async def test_shutdown_mid_stream_keeps_the_text_and_records_the_usage(world: World) -> None:
+    import sqlite3
+
+    world.fake.stream_delay = 0.05
+    prompt = "Interrupted by a restart [[words:400]]"
+    await world.launch(world.alice, prompt=prompt, max_tokens=500)
+    await world.wait_until(lambda: bool(world.answers()))
+    database = world.bot.settings.database_path
+    await world.bot.close()
+
+    (message,) = world.answers()
+    assert "-# ⏹️ Stopped." in message.content
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT feature, estimated, output_tokens FROM usage_events").fetchall()
+    assert len(rows) == 1
+    feature, estimated, output_tokens = rows[0]
+    assert feature == "write" and estimated and 0 < output_tokens < 400
