@@ -113,6 +113,11 @@ class AnswerRun:
         await self._record(outcome)
         return outcome
 
+    async def abandon(self, stream: CompletionStream) -> None:
+        """Close a stream nobody will see and record the estimate of what it used."""
+        await stream.aclose()
+        await self._record(self._outcome(stream, interrupted=True))
+
     async def _consume(self, stream: CompletionStream) -> None:
         rendered_at: float | None = None
         async with stream:

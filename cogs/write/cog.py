@@ -7,6 +7,7 @@ the first token are private, errors after it keep the text and say the answer wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -208,7 +209,18 @@ class WriteCog(commands.Cog, name="Write"):
         opening = asyncio.create_task(run.open(), name=f"write-open-{session.id}")
         await asyncio.wait({opening}, timeout=OPEN_GRACE_SECONDS)
         if not opening.done() or opening.exception() is None:
-            await self._acknowledge(interaction)
+            try:
+                await self._acknowledge(interaction)
+            except discord.HTTPException as exc:
+                # Too late (10062 Unknown interaction): nobody can see this answer, so close the
+                # stream now and record what the request used so far.
+                log.warning(
+                    "Could not acknowledge /write in time (%s); abandoning session %s", exc.code, session.id
+                )
+                with contextlib.suppress(OpenAIError):
+                    await run.abandon(await opening)
+                await self.sessions.finish(session.guild_id, session.id, "", None)
+                return
         try:
             stream = await opening
         except OpenAIError as exc:

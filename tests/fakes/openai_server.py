@@ -419,4 +419,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the copy imported under its package name: `python -m` loads this file as __main__, a
+    # second module whose app keys differ from the ones the route modules import.
+    from tests.fakes.openai_server import main as package_main
+
+    package_main()

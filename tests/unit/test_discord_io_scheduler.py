@@ -122,7 +122,7 @@ async def test_first_update_goes_out_immediately_then_one_per_second() -> None:
     assert sent == [(0.0, 0, "a"), (1.0, 0, "c")]
 
 
-async def test_longest_waiting_message_goes_first() -> None:
+async def test_unseen_messages_go_first_then_the_longest_waiting() -> None:
     ft = FakeTime()
     scheduler = make(ft, channel_max_edits=1, channel_window=1.0, per_message_interval=0.0)
     sent: list[tuple[float, int, str]] = []
@@ -133,12 +133,13 @@ async def test_longest_waiting_message_goes_first() -> None:
         await ft.sleep(0.1)
         second.update("s1")  # waiting since 0.1
         await ft.sleep(0.1)
-        third.update("t1")  # waiting since 0.2
-        first.update("f2")  # waiting since 0.2, registered earlier than third
+        third.update("t1")  # waiting since 0.2, not on screen yet
+        first.update("f2")  # waiting since 0.2, registered earlier, but already showing f1
         await asyncio.gather(first.flush(), second.flush(), third.flush())
 
     await ft.run(main())
-    assert [c for _, _, c in sent] == ["f1", "s1", "f2", "t1"]
+    # s1 waited longest; t1 beats f2 because nothing of the third message is visible yet.
+    assert [c for _, _, c in sent] == ["f1", "s1", "t1", "f2"]
     assert [t for t, _, _ in sent] == [0.0, 1.0, 2.0, 3.0]
 
 

@@ -499,3 +499,42 @@ def test_session_fixture_is_reset_per_test(fake_openai_threaded: FakeOpenAI) -> 
 def test_session_fixture_is_reset_per_test_again(fake_openai_threaded: FakeOpenAI) -> None:
     assert fake_openai_threaded.faults == []
     assert fake_openai_threaded.limiter.headers()["x-ratelimit-limit-requests"] != "1"
+
+
+def test_runs_standalone_with_python_dash_m() -> None:
+    """`python -m tests.fakes.openai_server` (README's way to try the bot without a key) answers."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo = Path(__file__).resolve().parents[2]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port)],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": "Bearer anything"}
+                )
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    body = json.load(response)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the standalone fake did not come up"
+                time.sleep(0.1)
+        assert body["object"] == "list" and any(m["id"] == "gpt-3.5-turbo-instruct" for m in body["data"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
