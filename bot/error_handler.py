@@ -47,19 +47,36 @@ def message_key(error: BaseException) -> tuple[str, dict[str, Any]] | None:
     if isinstance(error, app_commands.CommandOnCooldown):
         return "error.cooldown", {"seconds": f"{error.retry_after:.0f}" if error.retry_after >= 1 else "1"}
     if isinstance(error, app_commands.MissingPermissions):
-        return "error.missing_permissions", {"permissions": ", ".join(error.missing_permissions)}
+        return "error.missing_permissions", {"permissions": list(error.missing_permissions)}
     if isinstance(error, app_commands.BotMissingPermissions):
-        return "error.bot_missing_permissions", {"permissions": ", ".join(error.missing_permissions)}
+        return "error.bot_missing_permissions", {"permissions": list(error.missing_permissions)}
     if isinstance(error, app_commands.NoPrivateMessage):
         return "error.guild_only", {}
     if isinstance(error, app_commands.CheckFailure):
         return "error.check_failed", {}
     if isinstance(error, discord.Forbidden):
-        return "error.bot_missing_permissions", {"permissions": "?"}
+        return "error.bot_missing_permissions", {"permissions": ["send_messages", "embed_links"]}
     for error_type, key in _API_ERROR_KEYS:
         if isinstance(error, error_type):
             return key, {}
     return None
+
+
+def localize_params(params: dict[str, Any], locale: str) -> dict[str, Any]:
+    """Feature and permission names as the member reads them (`feature.*`, `perm.*` catalog keys)."""
+    shown = dict(params)
+    if isinstance(shown.get("feature"), str):
+        key = f"feature.{shown['feature']}"
+        name = t(key, locale)
+        shown["feature"] = name if name != key else shown["feature"]
+    if isinstance(shown.get("permissions"), list):
+        names = []
+        for flag in shown["permissions"]:
+            key = f"perm.{flag}"
+            name = t(key, locale)
+            names.append(name if name != key else flag.replace("_", " ").title())
+        shown["permissions"] = ", ".join(names)
+    return shown
 
 
 def _describe_interaction(interaction: discord.Interaction[Any]) -> tuple[str, object, object]:
@@ -74,7 +91,7 @@ async def handle_app_command_error(
     locale = await bot.locale_for(interaction)
     if known is not None:
         key, params = known
-        text = t(key, locale, **params)
+        text = t(key, locale, **localize_params(params, locale))
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         log.info(
             "Command %s in guild %s by user %s ended with %s",

@@ -41,4 +41,4 @@ class BotMissingChannelPermissions(UserFacingError):
     key = "error.bot_missing_permissions"
 
     def __init__(self, permissions: list[str]) -> None:
-        super().__init__(permissions=", ".join(permissions))
+        super().__init__(permissions=list(permissions))

@@ -20,7 +20,7 @@ from discord.ext import commands
 
 from bot.db import WriteSessionRepo
 from bot.discord_io.mentions import NO_PINGS
-from bot.error_handler import handle_app_command_error, message_key
+from bot.error_handler import handle_app_command_error, localize_params, message_key
 from bot.errors import BotMissingChannelPermissions, FeatureDisabled, UserFacingError
 from bot.i18n import t
 from bot.openai_api import BadRequestError, NotFoundError, OpenAIError
@@ -169,8 +169,7 @@ class WriteCog(commands.Cog, name="Write"):
         permissions = interaction.app_permissions
         missing = [name for name in ("view_channel", "send_messages") if not getattr(permissions, name)]
         if missing:
-            locale = await self.bot.locale_for(interaction)
-            raise BotMissingChannelPermissions([t(f"perm.{name}", locale) for name in missing])
+            raise BotMissingChannelPermissions(missing)
         remaining = self.cooldowns.remaining(interaction.guild_id, interaction.user.id)
         if remaining > 0:
             raise Cooldown(remaining)
@@ -259,7 +258,7 @@ class WriteCog(commands.Cog, name="Write"):
             return self._unknown_model(model, available, locale)
         known = message_key(exc)
         key, params = known if known is not None else ("error.api_server", {})
-        return t(key, locale, **params)
+        return t(key, locale, **localize_params(params, locale))
 
     async def _refuse(self, interaction: discord.Interaction[Any], text: str) -> None:
         """Tell the member why nothing was written: privately when the interaction still allows it."""

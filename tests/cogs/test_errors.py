@@ -61,10 +61,12 @@ async def test_known_errors_become_localized_short_messages(simcord_env: Any) ->
     assert quota.ephemeral
     assert "quota for this bot is used up" in quota.response.content
     off = await alice.slash(channel, "off")
-    assert off.response.content.startswith("The `imagine` feature is turned off")
+    assert off.response.content == (
+        "Image generation (/imagine) is turned off in this server. A server admin can turn it on."
+    )
     denied = await alice.slash(channel, "admin")
     assert denied.ephemeral
-    assert denied.response.content == "You need these permissions to do that: manage_guild."
+    assert denied.response.content == "You need these permissions to do that: Manage Server."
     simcord_env.errors  # noqa: B018
 
 

@@ -301,7 +301,7 @@ async def test_disabled_feature_is_a_private_message(world: World) -> None:
     await world.bot.guild_settings.update(world.guild.id, features={"write": False})
     result = await world.alice.slash(world.channel, "write", prompt="hello")
     assert result.ephemeral
-    assert result.response.content.startswith("The `write` feature is turned off in this server.")
+    assert result.response.content.startswith("Text writing (/write) is turned off in this server.")
     assert world.completion_requests() == []
     world.env.errors  # noqa: B018  (the tree handler answered it)
 
