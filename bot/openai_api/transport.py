@@ -269,12 +269,7 @@ class Transport:
                 resp_headers = resp.headers
                 try:
                     if status < 400 and stream:
-                        meta = ResponseMeta(
-                            request_id=resp_headers.get("x-request-id"),
-                            status=status,
-                            attempts=retries + 1,
-                            headers=resp_headers,
-                        )
+                        meta = _meta(resp_headers, status, retries)
                         if debug:
                             log.debug(
                                 "%s %s -> %d stream opened (attempt %d)", method, path, status, retries + 1
@@ -286,12 +281,7 @@ class Transport:
                         error = self._transport_error(exc, method, path)
                     else:
                         if status < 400:
-                            meta = ResponseMeta(
-                                request_id=resp_headers.get("x-request-id"),
-                                status=status,
-                                attempts=retries + 1,
-                                headers=resp_headers,
-                            )
+                            meta = _meta(resp_headers, status, retries)
                             if debug:
                                 log.debug(
                                     "%s %s -> %d in %.1f ms (request id %s, attempt %d)",
@@ -331,6 +321,12 @@ class Transport:
                 delay,
             )
             await self.sleep(delay)
+
+
+def _meta(headers: Mapping[str, str], status: int, retries: int) -> ResponseMeta:
+    return ResponseMeta(
+        request_id=headers.get("x-request-id"), status=status, attempts=retries + 1, headers=headers
+    )
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
