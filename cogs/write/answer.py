@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Seconds between re-renders of the growing text (the first text is rendered at once).
+# Seconds between re-renders of the growing text.
 RENDER_INTERVAL = 0.25
+# The first render waits for this many characters, or this long after the first token.
+FIRST_RENDER_MIN_CHARS = 24
+FIRST_RENDER_MAX_WAIT = 0.4
 
 
 def format_usd(cost: Decimal) -> str:
@@ -120,17 +123,27 @@ class AnswerRun:
 
     async def _consume(self, stream: CompletionStream) -> None:
         rendered_at: float | None = None
+        first_token_at: float | None = None
         async with stream:
             async for chunk in stream:
                 if any(choice.text for choice in chunk.choices):
                     self._chunks += 1
+                visible = stream.text.strip()
+                if not visible:
+                    continue
                 now = time.monotonic()
+                if rendered_at is None:
+                    # The first message is worth a few words, not one: in a busy channel it costs
+                    # one of the five sends per five seconds.
+                    first_token_at = first_token_at if first_token_at is not None else now
+                    if len(visible) < FIRST_RENDER_MIN_CHARS and now - first_token_at < FIRST_RENDER_MAX_WAIT:
+                        continue
                 # Re-splitting the whole text per token would cost O(n²) CPU on long answers, and
                 # Discord sees at most one edit a second anyway: render a few times a second.
-                due = rendered_at is None or now - rendered_at >= RENDER_INTERVAL
-                if due and stream.text.strip():
-                    self.sequence.update(stream.text)
-                    rendered_at = now
+                elif now - rendered_at < RENDER_INTERVAL:
+                    continue
+                self.sequence.update(stream.text)
+                rendered_at = now
 
     def _outcome(self, stream: CompletionStream, interrupted: bool) -> Outcome:
         usage = stream.usage
