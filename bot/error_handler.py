@@ -79,6 +79,15 @@ def localize_params(params: dict[str, Any], locale: str) -> dict[str, Any]:
     return shown
 
 
+def known_error_text(error: BaseException, locale: str) -> str | None:
+    """The member's message for a known error in `locale`, or None when the error is unexpected."""
+    known = message_key(error)
+    if known is None:
+        return None
+    key, params = known
+    return t(key, locale, **localize_params(params, locale))
+
+
 def _describe_interaction(interaction: discord.Interaction[Any]) -> tuple[str, object, object]:
     command = interaction.command.qualified_name if interaction.command is not None else "?"
     return command, interaction.guild_id, interaction.user.id
@@ -87,11 +96,9 @@ def _describe_interaction(interaction: discord.Interaction[Any]) -> tuple[str, o
 async def handle_app_command_error(
     bot: OpenAIBot, interaction: discord.Interaction[Any], error: BaseException
 ) -> None:
-    known = message_key(error)
     locale = await bot.locale_for(interaction)
-    if known is not None:
-        key, params = known
-        text = t(key, locale, **localize_params(params, locale))
+    text = known_error_text(error, locale)
+    if text is not None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         log.info(
             "Command %s in guild %s by user %s ended with %s",

@@ -20,9 +20,9 @@ from discord.ext import commands
 
 from bot.db import WriteSessionRepo
 from bot.discord_io.mentions import NO_PINGS
-from bot.error_handler import handle_app_command_error, localize_params, message_key
+from bot.error_handler import handle_app_command_error, known_error_text
 from bot.errors import BotMissingChannelPermissions, FeatureDisabled, UserFacingError
-from bot.i18n import t
+from bot.i18n import reply_locale, t
 from bot.openai_api import BadRequestError, NotFoundError, OpenAIError
 from cogs.write.answer import AnswerRun
 from cogs.write.views import Action, PromptModal
@@ -183,7 +183,8 @@ class WriteCog(commands.Cog, name="Write"):
             raise ModelNotAllowed(model, settings.allowed_models_for(FEATURE))
         cap = settings.write_max_tokens
         max_tokens = min(options.max_tokens or cap, cap)
-        locale = await self.bot.locale_for(interaction)
+        # The guild settings are in hand already: no second read for the reply language.
+        locale = reply_locale(interaction, settings.reply_locale)
         # Starting the cooldown before any await that yields keeps a double click from starting two.
         self.cooldowns.start(interaction.guild_id, interaction.user.id, settings.write_cooldown_seconds)
 
@@ -256,9 +257,7 @@ class WriteCog(commands.Cog, name="Write"):
             return t("write.error.context_length", locale, model=model)
         if isinstance(exc, NotFoundError) and exc.code in (None, "model_not_found"):
             return self._unknown_model(model, available, locale)
-        known = message_key(exc)
-        key, params = known if known is not None else ("error.api_server", {})
-        return t(key, locale, **localize_params(params, locale))
+        return known_error_text(exc, locale) or t("error.api_server", locale)
 
     async def _refuse(self, interaction: discord.Interaction[Any], text: str) -> None:
         """Tell the member why nothing was written: privately when the interaction still allows it."""
