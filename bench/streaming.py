@@ -332,11 +332,12 @@ async def _run_scenario(
     env: Any, recorder: Recorder, scenario: Scenario, args: argparse.Namespace
 ) -> dict[str, Any]:
     from bot.discord_io.live_text import final_chunks
+    from cogs.write import FEATURE as WRITE
     from tests.fakes.textgen import generate
 
     bot = env.bot
     guild = env.create_guild(name=f"bench-{scenario.name}")
-    await bot.guild_settings.update(guild.id, write_cooldown_seconds=0)
+    await bot.feature_settings.update(guild.id, WRITE, cooldown_seconds=0)
     channels = [guild.create_text_channel(f"c{i}") for i in range(scenario.channels)]
     streams: list[Stream] = []
     for i in range(scenario.streams):

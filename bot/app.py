@@ -5,9 +5,11 @@ Tests and `python -m bot` both go through `create_bot`, so what is tested is wha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -15,11 +17,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.db import CommandSyncRepo, Database, GuildDefaults, GuildSettings, GuildSettingsRepo
+from bot.context import ContextBuilder
+from bot.db import CommandSyncRepo, Database, FeatureSettingsRepo, GuildSettingsRepo
 from bot.discord_io.edit_scheduler import EditScheduler
 from bot.discord_io.mentions import NO_PINGS
 from bot.error_handler import handle_app_command_error
-from bot.i18n import BotTranslator, reply_locale
+from bot.features import PRIVILEGED_INTENTS, FeatureRegistry
+from bot.i18n import BotTranslator
 from bot.model_catalog import ModelCatalog
 from bot.openai_api import OpenAIClient
 from bot.settings import Settings
@@ -41,14 +45,33 @@ class OpenAIBot(commands.Bot):
     pricing: PricingTable
     ledger: UsageLedger
     guild_settings: GuildSettingsRepo
+    feature_settings: FeatureSettingsRepo
+    contexts: ContextBuilder
     command_sync: CommandSyncRepo
     edit_scheduler: EditScheduler
     model_catalog: ModelCatalog
 
-    def __init__(self, settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
-        intents = discord.Intents.default()
-        # Privileged: moderation and transcription read message content and attachments.
-        intents.message_content = True
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        refused_intents: frozenset[str] = frozenset(),
+    ) -> None:
+        # What the listed features declare decides the intents; refused ones are left out and the
+        # features needing them are turned off rather than the bot refusing to start.
+        self.features = FeatureRegistry.from_extensions(extensions)
+        turned_off = self.features.mark_unavailable(refused_intents)
+        if turned_off:
+            log.warning(
+                "Discord refused the privileged intents %s: these features are off until they are "
+                "enabled in the developer portal: %s",
+                sorted(refused_intents),
+                ", ".join(turned_off),
+            )
+        intents = self.features.intents()
+        for name in refused_intents:
+            setattr(intents, name, False)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -59,20 +82,27 @@ class OpenAIBot(commands.Bot):
         self.extensions_to_load = extensions
         self.failed_extensions: dict[str, str] = {}
         self.commands_synced = False
-        self._opened: list[str] = []
+        self._services = contextlib.AsyncExitStack()
         self.tree.error(self._on_tree_error)
+
+    @property
+    def requested_privileged_intents(self) -> frozenset[str]:
+        return frozenset(name for name in PRIVILEGED_INTENTS if getattr(self.intents, name))
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        self.http_session = aiohttp.ClientSession()
-        self._opened.append("http_session")
+        services = self._services
+        # Each service is released in reverse order of opening, each step guarded by the stack.
+        self.http_session = await services.enter_async_context(aiohttp.ClientSession())
         self.db = await Database.open(settings.database_path)
-        self._opened.append("db")
+        services.push_async_callback(self.db.close)
         self.pricing = PricingTable.load(settings.pricing_path)
         self.ledger = UsageLedger(self.db, self.pricing)
         await self.ledger.start()
-        self._opened.append("ledger")
-        self.guild_settings = GuildSettingsRepo(self.db, GuildDefaults(models=settings.default_models()))
+        services.push_async_callback(self.ledger.close)
+        self.guild_settings = GuildSettingsRepo(self.db)
+        self.feature_settings = FeatureSettingsRepo(self.db)
+        self.contexts = ContextBuilder(settings, self.features, self.guild_settings, self.feature_settings)
         self.command_sync = CommandSyncRepo(self.db)
         self.api = OpenAIClient(
             api_key=settings.openai_api_key.get_secret_value(),
@@ -83,18 +113,27 @@ class OpenAIBot(commands.Bot):
             max_retries=settings.max_retries,
             session=self.http_session,
         )
-        self._opened.append("api")
+        services.push_async_callback(self.api.close)
         self.model_catalog = ModelCatalog(self.api, openai_hosted=settings.openai_hosted)
         self.edit_scheduler = EditScheduler()
-        self._opened.append("edit_scheduler")
+        services.push_async_callback(self.edit_scheduler.close)
         await self.tree.set_translator(BotTranslator())
         for extension in self.extensions_to_load:
-            try:
-                await self.load_extension(extension)
-            except Exception as exc:  # one broken feature must not take the others down
-                self.failed_extensions[extension] = type(exc).__name__
-                log.exception("Could not load extension %s; the other features still load", extension)
+            await self._load_feature(extension)
         self.commands_synced = await self.sync_commands_if_changed()
+
+    async def _load_feature(self, extension: str) -> None:
+        """Create the feature's tables, then load its cog; a failure is logged, the others still load."""
+        feature = self.features.for_extension(extension)
+        try:
+            if feature is not None and feature.migrations is not None:
+                await self.db.migrate_feature(feature.name, feature.migrations)
+            await self.load_extension(extension)
+        except Exception as exc:  # one broken feature must not take the others down
+            self.failed_extensions[extension] = type(exc).__name__
+            if feature is not None:
+                self.features.remove(feature.name)
+            log.exception("Could not load extension %s; the other features still load", extension)
 
     async def close(self) -> None:
         # Features first: their unload hooks may still record usage and finish messages, which
@@ -104,22 +143,10 @@ class OpenAIBot(commands.Bot):
                 await self.unload_extension(extension)
             except Exception:
                 log.exception("Error while unloading %s", extension)
-        # Then release in reverse order of opening; each step guarded so one failure frees the rest.
-        for name in reversed(self._opened):
-            try:
-                if name == "edit_scheduler":
-                    await self.edit_scheduler.close()
-                elif name == "api":
-                    await self.api.close()
-                elif name == "ledger":
-                    await self.ledger.close()
-                elif name == "db":
-                    await self.db.close()
-                elif name == "http_session":
-                    await self.http_session.close()
-            except Exception:
-                log.exception("Error while closing %s", name)
-        self._opened.clear()
+        try:
+            await self._services.aclose()
+        except Exception:
+            log.exception("Error while releasing the bot's services")
         await super().close()
 
     # -- command sync ---------------------------------------------------------------------------
@@ -152,29 +179,38 @@ class OpenAIBot(commands.Bot):
         log.info("Synced %d commands (%s)", len(synced), scope)
         return True
 
-    # -- shared helpers for cogs ----------------------------------------------------------------
-
-    async def settings_for(self, guild_id: int | None) -> GuildSettings | None:
-        if guild_id is None:
-            return None
-        return await self.guild_settings.get(guild_id)
-
-    async def locale_for(self, interaction: discord.Interaction[Any]) -> str:
-        """The language to answer this interaction in (see `bot.i18n.reply_locale`)."""
-        override: str | None = None
-        if interaction.guild_id is not None:
-            try:
-                override = (await self.guild_settings.get(interaction.guild_id)).reply_locale
-            except Exception:
-                log.exception("Could not read guild settings for the reply language")
-        return reply_locale(interaction, override)
-
     async def _on_tree_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
-        await handle_app_command_error(self, interaction, error)
+        await handle_app_command_error(interaction, error, await self.contexts.locale(interaction))
 
 
-def create_bot(settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS) -> OpenAIBot:
+def create_bot(
+    settings: Settings,
+    *,
+    extensions: tuple[str, ...] = EXTENSIONS,
+    refused_intents: frozenset[str] = frozenset(),
+) -> OpenAIBot:
     """Build the bot without touching the network; services open in `setup_hook`."""
-    return OpenAIBot(settings, extensions=extensions)
+    return OpenAIBot(settings, extensions=extensions, refused_intents=refused_intents)
+
+
+async def run_with_granted_intents(
+    make_bot: Callable[[frozenset[str]], OpenAIBot], run: Callable[[OpenAIBot], Awaitable[None]]
+) -> OpenAIBot:
+    """Run a bot; when Discord refuses its privileged intents, run a new one without them.
+
+    Discord closes the gateway (4014) without saying which privileged intent is missing, so all
+    that were requested are dropped and the features that need them are turned off, once.
+    """
+    refused: frozenset[str] = frozenset()
+    while True:
+        bot = make_bot(refused)
+        try:
+            await run(bot)
+            return bot
+        except discord.PrivilegedIntentsRequired:
+            requested = bot.requested_privileged_intents
+            if not requested - refused:
+                raise
+            refused |= requested

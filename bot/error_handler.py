@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 
 from bot import openai_api
-from bot.discord_io.mentions import NO_PINGS
-from bot.errors import UserFacingError
-from bot.i18n import t
-
-if TYPE_CHECKING:
-    from bot.app import OpenAIBot
+from bot.discord_io.replies import reply_privately
+from bot.errors import Cooldown, UserFacingError
+from bot.i18n import t, t_or
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +39,10 @@ def message_key(error: BaseException) -> tuple[str, dict[str, Any]] | None:
     """The catalog key and parameters for a known error, or None when it is unexpected."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, app_commands.CommandOnCooldown):
+        error = Cooldown(error.retry_after)
     if isinstance(error, UserFacingError):
         return error.key, dict(error.params)
-    if isinstance(error, app_commands.CommandOnCooldown):
-        return "error.cooldown", {"seconds": f"{error.retry_after:.0f}" if error.retry_after >= 1 else "1"}
     if isinstance(error, app_commands.MissingPermissions):
         return "error.missing_permissions", {"permissions": list(error.missing_permissions)}
     if isinstance(error, app_commands.BotMissingPermissions):
@@ -66,16 +63,11 @@ def localize_params(params: dict[str, Any], locale: str) -> dict[str, Any]:
     """Feature and permission names as the member reads them (`feature.*`, `perm.*` catalog keys)."""
     shown = dict(params)
     if isinstance(shown.get("feature"), str):
-        key = f"feature.{shown['feature']}"
-        name = t(key, locale)
-        shown["feature"] = name if name != key else shown["feature"]
+        shown["feature"] = t_or(f"feature.{shown['feature']}", locale, shown["feature"])
     if isinstance(shown.get("permissions"), list):
-        names = []
-        for flag in shown["permissions"]:
-            key = f"perm.{flag}"
-            name = t(key, locale)
-            names.append(name if name != key else flag.replace("_", " ").title())
-        shown["permissions"] = ", ".join(names)
+        shown["permissions"] = ", ".join(
+            t_or(f"perm.{flag}", locale, flag.replace("_", " ").title()) for flag in shown["permissions"]
+        )
     return shown
 
 
@@ -94,9 +86,9 @@ def _describe_interaction(interaction: discord.Interaction[Any]) -> tuple[str, o
 
 
 async def handle_app_command_error(
-    bot: OpenAIBot, interaction: discord.Interaction[Any], error: BaseException
+    interaction: discord.Interaction[Any], error: BaseException, locale: str
 ) -> None:
-    locale = await bot.locale_for(interaction)
+    """Answer the member privately in `locale` (the interaction context's) and log what happened."""
     text = known_error_text(error, locale)
     if text is not None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
@@ -117,15 +109,4 @@ async def handle_app_command_error(
             exc_info=(type(error), error, error.__traceback__),
         )
         text = t("error.unexpected", locale, error_id=error_id)
-    await send_ephemeral(interaction, text)
-
-
-async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
-    """Reply privately whatever state the interaction is in; an expired one is only logged."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-        else:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
-    except discord.HTTPException as exc:
-        log.info("Could not deliver an error message (interaction expired?): %s", exc.status)
+    await reply_privately(interaction, text)

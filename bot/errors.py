@@ -5,6 +5,7 @@ The tree-level handler in `bot.error_handler` turns these into short localized e
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from discord import app_commands
@@ -25,6 +26,25 @@ class FeatureDisabled(UserFacingError):
 
     def __init__(self, feature: str) -> None:
         super().__init__(feature=feature)
+
+
+class FeatureUnavailable(UserFacingError):
+    """Discord refused a gateway intent the feature needs, so it is off in every server."""
+
+    key = "error.feature_unavailable"
+
+    def __init__(self, feature: str) -> None:
+        super().__init__(feature=feature)
+
+
+class Cooldown(UserFacingError):
+    """The member must wait before using the command again."""
+
+    key = "error.cooldown"
+
+    def __init__(self, seconds: float) -> None:
+        # Whole seconds, never "0 s": a member told to wait 0 s would try at once and be refused.
+        super().__init__(seconds=str(max(1, math.ceil(seconds))))
 
 
 class BudgetExhausted(UserFacingError):

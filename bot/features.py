@@ -16,6 +16,8 @@ from pathlib import Path
 import discord
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.i18n.catalog import add_root as add_catalog_root
+
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +73,8 @@ class Feature:
     help_key: str | None = None
     #: Folder of the feature's own NNNN_name.sql migrations (its tables), run after the core's.
     migrations: Path | None = None
+    #: Folder of the feature's catalogs (`<locale>/*.json`), merged with the core's.
+    locales: Path | None = None
 
     def __post_init__(self) -> None:
         unknown_intents = [i for i in self.intents if i not in discord.Intents.VALID_FLAGS]
@@ -79,6 +83,10 @@ class Feature:
             raise ValueError(
                 f"feature {self.name!r}: unknown intents {unknown_intents} or permissions {unknown_perms}"
             )
+        if self.locales is not None:
+            # At declaration, like a cog's translations: the feature's strings are there before
+            # any command is built or synced, in the bot and in tests alike.
+            add_catalog_root(self.locales)
 
     @property
     def privileged_intents(self) -> frozenset[str]:
@@ -102,27 +110,35 @@ class FeatureRegistry:
     """The features of this process, in load order, and those turned off for want of an intent."""
 
     _features: dict[str, Feature] = field(default_factory=dict)
+    #: extension module -> the feature it declares
+    _by_extension: dict[str, str] = field(default_factory=dict)
     #: feature name -> the privileged intents Discord refused it
     unavailable: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_extensions(cls, extensions: Iterable[str]) -> FeatureRegistry:
-        """Declarations of every listed extension; one that cannot even be imported is logged."""
+        """Declarations of every listed extension, in order."""
         registry = cls()
         for extension in extensions:
             try:
                 feature = declared_feature(extension)
             except Exception:
-                log.exception("Could not read the feature declared by %s", extension)
+                # Loading the extension fails the same way moments later, and is logged there.
                 continue
             if feature is not None:
-                registry.add(feature)
+                registry.add(feature, extension)
         return registry
 
-    def add(self, feature: Feature) -> None:
+    def add(self, feature: Feature, extension: str | None = None) -> None:
         if feature.name in self._features:
             raise ValueError(f"two extensions declare the feature {feature.name!r}")
         self._features[feature.name] = feature
+        if extension is not None:
+            self._by_extension[extension] = feature.name
+
+    def for_extension(self, extension: str) -> Feature | None:
+        name = self._by_extension.get(extension)
+        return None if name is None else self._features.get(name)
 
     def remove(self, name: str) -> None:
         self._features.pop(name, None)

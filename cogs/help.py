@@ -1,7 +1,5 @@
-"""/help: the bot's commands, what each does, and which features this server has enabled.
-
-It is also the end-to-end proof of the stack: settings, storage, i18n and the command tree.
-"""
+"""/help: the commands this bot loaded, named as the reader's client shows them, and each feature's
+state in this server (on, off, or unavailable for want of a Discord intent), from the registry."""
 
 from __future__ import annotations
 
@@ -12,25 +10,40 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_io.mentions import NO_PINGS
-from bot.i18n import t
+from bot.i18n import t, t_or
 
 if TYPE_CHECKING:
     from bot.app import OpenAIBot
-
-# Features in the order /help lists them; each has `feature.<name>` in the catalogs.
-FEATURES: tuple[str, ...] = ("write", "imagine", "transcribe", "moderation", "embeddings", "files")
+    from bot.context import InteractionContext
 
 
 def _command_lines(bot: OpenAIBot, locale: str) -> list[str]:
+    """One line per loaded top-level command, with its name and description in `locale`."""
     lines = []
-    for command in sorted(bot.tree.get_commands(), key=lambda c: c.name):
-        if not isinstance(command, app_commands.Command | app_commands.Group):
-            continue
-        key = f"cmd.{command.name}.description"
-        description = t(key, locale)
-        if description == key:  # a command without catalog entry still gets its English text
-            description = command.description
-        lines.append(f"`/{command.name}` — {description}")
+    for command in sorted(
+        bot.tree.get_commands(type=discord.AppCommandType.chat_input), key=lambda c: c.name
+    ):
+        assert isinstance(command, app_commands.Command | app_commands.Group)
+        name = t_or(f"cmd.{command.name}.name", locale, command.name)
+        description = t_or(f"cmd.{command.name}.description", locale, command.description)
+        lines.append(f"`/{name}` — {description}")
+    return lines
+
+
+async def _feature_lines(bot: OpenAIBot, ctx: InteractionContext) -> list[str]:
+    assert ctx.guild_id is not None
+    lines = []
+    for feature in bot.features:
+        name = t_or(f"feature.{feature.name}", ctx.locale, feature.name)
+        if feature.help_key is not None:
+            name = f"{name} — {ctx.t(feature.help_key)}"
+        if not bot.features.is_available(feature.name):
+            state = "help.feature_unavailable"
+        elif (await bot.feature_settings.get(ctx.guild_id, feature)).enabled:
+            state = "help.feature_on"
+        else:
+            state = "help.feature_off"
+        lines.append(ctx.t(state, feature=name))
     return lines
 
 
@@ -45,16 +58,14 @@ class Help(commands.Cog):
         ),
     )
     async def help(self, interaction: discord.Interaction[Any]) -> None:
-        locale = await self.bot.locale_for(interaction)
+        ctx = await self.bot.contexts.get(interaction)
+        locale = ctx.locale
         embed = discord.Embed(title=t("help.title", locale), colour=discord.Colour.blurple())
         embed.description = "\n".join(_command_lines(self.bot, locale))
-        guild_settings = await self.bot.settings_for(interaction.guild_id)
-        if guild_settings is not None:
-            states = []
-            for feature in FEATURES:
-                state = "help.feature_on" if guild_settings.is_enabled(feature) else "help.feature_off"
-                states.append(t(state, locale, feature=t(f"feature.{feature}", locale)))
-            embed.add_field(name=t("help.features_title", locale), value="\n".join(states), inline=False)
+        if ctx.guild_id is not None:
+            lines = await _feature_lines(self.bot, ctx)
+            value = "\n".join(lines) if lines else t("help.none", locale)
+            embed.add_field(name=t("help.features_title", locale), value=value, inline=False)
         else:
             embed.add_field(name=t("help.features_title", locale), value=t("help.dm_note", locale))
         embed.set_footer(text=t("help.footer", locale))

@@ -72,6 +72,12 @@ class Database:
         log.info("opened database %s at schema version %d", path, version)
         return cls(conn, path, version)
 
+    async def migrate_feature(self, feature: str, directory: Path) -> int:
+        """Apply a feature's own migrations (NNNN_name.sql in `directory`); return its version."""
+        found = _migrations.discover(directory)
+        async with self._locked():
+            return await _migrations.apply_feature(self._conn, feature, found)
+
     @property
     def schema_version(self) -> int:
         return self._schema_version

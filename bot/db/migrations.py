@@ -1,5 +1,5 @@
 """Numbered SQL migrations: discovery, splitting into statements, and applying them atomically.
-Owns the schema_migrations table, the single record of which schema version a database is at."""
+Owns schema_migrations (the core's schema version) and feature_migrations (each feature's own)."""
 
 from __future__ import annotations
 
@@ -123,3 +123,40 @@ async def apply(
         log.info("database schema at version %d (was %d)", pending[-1].version, version)
         return pending[-1].version
     return version
+
+
+async def apply_feature(conn: aiosqlite.Connection, feature: str, migrations: Sequence[Migration]) -> int:
+    """Bring one feature's own tables to its newest migration in ONE transaction; return the version.
+
+    A feature's versions count from 1 in its own package and are recorded per feature in
+    `feature_migrations` (created by the core's schema), so features never contend for numbers.
+    """
+    latest = migrations[-1].version if migrations else 0
+    await conn.execute_fetchall("BEGIN IMMEDIATE")
+    try:
+        rows = await conn.execute_fetchall(
+            "SELECT COALESCE(MAX(version), 0) FROM feature_migrations WHERE feature = ?", (feature,)
+        )
+        version = int(next(iter(rows))[0])
+        if version > latest:
+            raise MigrationError(
+                f"feature {feature!r} tables are at version {version}, newer than this code knows ({latest})"
+            )
+        pending = [m for m in migrations if m.version > version]
+        for migration in pending:
+            log.info("applying migration %s of feature %s", migration.name, feature)
+            try:
+                for statement in split_statements(migration.sql):
+                    await conn.execute_fetchall(statement)
+            except sqlite3.Error as exc:
+                raise MigrationError(f"migration {migration.name} of {feature!r} failed: {exc}") from exc
+            await conn.execute_fetchall(
+                "INSERT INTO feature_migrations (feature, version, name, applied_at) VALUES (?, ?, ?, ?)",
+                (feature, migration.version, migration.name, datetime.now(UTC).isoformat()),
+            )
+        await conn.execute_fetchall("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            await conn.execute_fetchall("ROLLBACK")
+        raise
+    return pending[-1].version if pending else version

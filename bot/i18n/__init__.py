@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.i18n.catalog import CatalogError, catalogs, load_catalogs
 from bot.i18n.locale import SUPPORTED_LOCALES, match_locale, normalize_locale, reply_locale
-from bot.i18n.translate import t
+from bot.i18n.translate import t, t_or
 from bot.i18n.translator import BotTranslator
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "normalize_locale",
     "reply_locale",
     "t",
+    "t_or",
 ]

@@ -1,5 +1,6 @@
 """Message catalogs: finds every locales/<locale>/*.json file, merges them per locale, caches.
-A key defined twice (in one file or across files of a locale) is a CatalogError, not a silent override."""
+The core's locales/ come first, then each feature's (registered with `add_root`); a key defined
+twice (in one file, across files or across roots) is a CatalogError, not a silent override."""
 
 from __future__ import annotations
 
@@ -84,7 +85,36 @@ def load_catalogs(root: Traversable | Path) -> dict[str, dict[str, str]]:
     return merged
 
 
+# Features' locales/ folders, in registration order (see `add_root`).
+_feature_roots: list[Traversable | Path] = []
+
+
+def add_root(root: Traversable | Path) -> None:
+    """Add a feature's locales/ folder to the catalogs; registering the same folder again is a no-op."""
+    if any(str(known) == str(root) for known in _feature_roots):
+        return
+    _feature_roots.append(root)
+    catalogs.cache_clear()
+
+
+def roots() -> list[Traversable | Path]:
+    """Every catalog root: the core's, then the features' that registered one."""
+    return [default_root(), *_feature_roots]
+
+
 @functools.cache
 def catalogs() -> Mapping[str, Catalog]:
-    """The shipped catalogs, read once per process."""
-    return load_catalogs(default_root())
+    """The shipped catalogs (core and features), read once per process and again after `add_root`."""
+    merged: dict[str, dict[str, str]] = {}
+    origin: dict[tuple[str, str], str] = {}
+    for root in roots():
+        for locale, catalog in load_catalogs(root).items():
+            target = merged.setdefault(locale, {})
+            for key, value in catalog.items():
+                if key in target:
+                    raise CatalogError(
+                        f"locale {locale}: key {key!r} is defined in both {origin[locale, key]} and {root}"
+                    )
+                target[key] = value
+                origin[locale, key] = str(root)
+    return merged

@@ -42,6 +42,17 @@ def t(key: str, locale: LocaleLike, /, **kwargs: Any) -> str:
     if template is None:
         _report_once("missing", "*", key, "i18n key %r missing in every catalog", key)
         return key
+    return _format(template, key, locale, kwargs)
+
+
+def t_or(key: str, locale: LocaleLike, default: str, /, **kwargs: Any) -> str:
+    """Like t(), but `default` when no catalog has key: for names the catalogs need not list
+    (a permission flag discord.py added, a command a feature did not translate)."""
+    template = lookup(key, locale)
+    return default if template is None else _format(template, key, locale, kwargs)
+
+
+def _format(template: str, key: str, locale: LocaleLike, kwargs: dict[str, Any]) -> str:
     try:
         return template.format(**kwargs)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:

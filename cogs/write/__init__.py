@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cogs.write.cog import WriteCog
+from cogs.write.feature import FEATURE
 from cogs.write.views import AnswerButton
 
 if TYPE_CHECKING:
@@ -21,3 +22,6 @@ async def setup(bot: OpenAIBot) -> None:
 
 async def teardown(bot: OpenAIBot) -> None:
     bot.remove_dynamic_items(AnswerButton)
+
+
+__all__ = ["FEATURE", "setup", "teardown"]

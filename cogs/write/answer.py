@@ -25,7 +25,7 @@ from cogs.write.views import finished_view, streaming_view
 
 if TYPE_CHECKING:
     from bot.app import OpenAIBot
-    from bot.db import WriteSession
+    from cogs.write.sessions import WriteSession
 
 log = logging.getLogger(__name__)
 

@@ -11,37 +11,39 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str
-from discord.ext import commands
+from discord.ext import commands, tasks
 
-from bot.db import WriteSessionRepo
 from bot.discord_io.mentions import NO_PINGS
+from bot.discord_io.replies import reply_privately
 from bot.error_handler import handle_app_command_error, known_error_text
-from bot.errors import BotMissingChannelPermissions, FeatureDisabled, UserFacingError
-from bot.i18n import reply_locale, t
-from bot.openai_api import BadRequestError, NotFoundError, OpenAIError
+from bot.errors import Cooldown, UserFacingError
+from bot.i18n import t
+from bot.openai_api import BadRequestError, CompletionStream, NotFoundError, OpenAIError
 from cogs.write.answer import AnswerRun
+from cogs.write.feature import CONTINUE_CONTEXT_CHARS, FEATURE, MAX_PROMPT_CHARS, WriteSettings
+from cogs.write.sessions import WriteSession, WriteSessionRepo
 from cogs.write.views import Action, PromptModal
 
 if TYPE_CHECKING:
     from bot.app import OpenAIBot
-    from bot.db import GuildSettings
+    from bot.context import InteractionContext
 
 log = logging.getLogger(__name__)
 
-FEATURE = "write"
-# Discord caps option values at 6,000 characters; the form caps prompts at 4,000 for both paths.
-MAX_PROMPT = 4000
 MAX_TOKENS_OPTION = 4096
 # Discord wants an answer within 3 s; waiting at most 1 s for the API keeps a wide margin for the
 # acknowledgement itself while letting fast refusals (quota, 404, 400, 429) be private.
 OPEN_GRACE_SECONDS = 1.0
 # How long shutdown waits for stopped answers to record their usage and show their text.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# How often sessions past their server's retention are purged.
+PURGE_INTERVAL_HOURS = 6.0
 
 
 def _shows_thinking(interaction: discord.Interaction[Any]) -> bool:
@@ -49,17 +51,10 @@ def _shows_thinking(interaction: discord.Interaction[Any]) -> bool:
     return interaction.type is not discord.InteractionType.component
 
 
-class Cooldown(UserFacingError):
-    key = "error.cooldown"
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(seconds=str(max(1, round(seconds))))
-
-
 class ModelNotAllowed(UserFacingError):
     key = "write.error.model_not_allowed"
 
-    def __init__(self, model: str, allowed: list[str]) -> None:
+    def __init__(self, model: str, allowed: tuple[str, ...]) -> None:
         super().__init__(model=model, allowed=", ".join(allowed))
 
 
@@ -74,8 +69,19 @@ class WriteOptions:
         return replace(self, prompt=prompt)
 
 
+def continuation_prompt(session: WriteSession, limit: int = CONTINUE_CONTEXT_CHARS) -> str:
+    """What Continue sends: the prompt and answer so far, cut to their last `limit` characters
+    (at a word boundary when one is near), so a chain of Continues never outgrows the model."""
+    text = session.prompt + session.output
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    space = tail.find(" ", 0, 200)
+    return tail[space + 1 :] if space >= 0 else tail
+
+
 class Cooldowns:
-    """Per guild and member: when they may start the next answer (uses the monotonic clock)."""
+    """Per guild and member: when they may start the next answer (on the monotonic clock)."""
 
     def __init__(self) -> None:
         self._next: dict[tuple[int, int], float] = {}
@@ -90,6 +96,20 @@ class Cooldowns:
         if len(self._next) > 10_000:
             self._next = {key: when for key, when in self._next.items() if when > now}
 
+    def cancel(self, guild_id: int, user_id: int) -> None:
+        """A refused request (nothing was spent) does not cost the member their turn."""
+        self._next.pop((guild_id, user_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A /write request that passed every check, with what the server's settings made of it."""
+
+    ctx: InteractionContext
+    options: WriteOptions
+    model: str
+    max_tokens: int
+
 
 class WriteCog(commands.Cog, name="Write"):
     def __init__(self, bot: OpenAIBot) -> None:
@@ -98,6 +118,9 @@ class WriteCog(commands.Cog, name="Write"):
         self.cooldowns = Cooldowns()
         self.running: dict[int, AnswerRun] = {}
         self._answer_tasks: set[asyncio.Task[Any]] = set()
+
+    async def cog_load(self) -> None:
+        self._purge_old_sessions.start()
 
     # -- the command ----------------------------------------------------------------------------
 
@@ -131,16 +154,16 @@ class WriteCog(commands.Cog, name="Write"):
     async def write(
         self,
         interaction: discord.Interaction[Any],
-        prompt: app_commands.Range[str, 1, MAX_PROMPT] | None = None,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS] | None = None,
         temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
         max_tokens: app_commands.Range[int, 1, MAX_TOKENS_OPTION] | None = None,
         model: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         options = WriteOptions(prompt or "", temperature, max_tokens, model)
         if prompt is None:
-            await self._check(interaction)
-            locale = await self.bot.locale_for(interaction)
-            await interaction.response.send_modal(PromptModal(self, options, locale))
+            ctx = await self.bot.contexts.get(interaction, FEATURE.name)
+            self._check(ctx)
+            await interaction.response.send_modal(PromptModal(self, options, ctx.locale))
             return
         await self.start_answer(interaction, options)
 
@@ -148,62 +171,84 @@ class WriteCog(commands.Cog, name="Write"):
     async def _model_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        ctx = await self.bot.contexts.get(interaction, FEATURE.name)
         models = await self.bot.model_catalog.completion_models() or []
-        settings = await self.bot.settings_for(interaction.guild_id)
         needle = current.lower()
         return [
             app_commands.Choice(name=model, value=model)
             for model in models
-            if needle in model.lower() and (settings is None or settings.is_model_allowed(FEATURE, model))
+            if needle in model.lower() and (ctx.settings is None or ctx.settings.is_model_allowed(model))
         ][:25]
 
     # -- running an answer ----------------------------------------------------------------------
 
-    async def _check(self, interaction: discord.Interaction[Any]) -> GuildSettings:
+    def _check(self, ctx: InteractionContext) -> WriteSettings:
         """Everything that can refuse a request before anything is spent."""
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        settings = await self.bot.guild_settings.get(interaction.guild_id)
-        if not settings.is_enabled(FEATURE):
-            raise FeatureDisabled(FEATURE)
-        permissions = interaction.app_permissions
-        missing = [name for name in ("view_channel", "send_messages") if not getattr(permissions, name)]
-        if missing:
-            raise BotMissingChannelPermissions(missing)
-        remaining = self.cooldowns.remaining(interaction.guild_id, interaction.user.id)
+        settings = ctx.require_feature("view_channel", "send_messages")
+        assert isinstance(settings, WriteSettings) and ctx.guild_id is not None
+        remaining = self.cooldowns.remaining(ctx.guild_id, ctx.interaction.user.id)
         if remaining > 0:
             raise Cooldown(remaining)
         return settings
 
-    async def start_answer(self, interaction: discord.Interaction[Any], options: WriteOptions) -> None:
-        settings = await self._check(interaction)
-        assert interaction.guild_id is not None and interaction.channel_id is not None
-        model = options.model or settings.model_for(FEATURE)
-        if not settings.is_model_allowed(FEATURE, model):
-            raise ModelNotAllowed(model, settings.allowed_models_for(FEATURE))
-        cap = settings.write_max_tokens
-        max_tokens = min(options.max_tokens or cap, cap)
-        # The guild settings are in hand already: no second read for the reply language.
-        locale = reply_locale(interaction, settings.reply_locale)
-        # Starting the cooldown before any await that yields keeps a double click from starting two.
-        self.cooldowns.start(interaction.guild_id, interaction.user.id, settings.write_cooldown_seconds)
+    async def _request(self, interaction: discord.Interaction[Any], options: WriteOptions) -> _Request:
+        ctx = await self.bot.contexts.get(interaction, FEATURE.name)
+        settings = self._check(ctx)
+        model = options.model or ctx.model
+        assert model is not None, "write declares a default model setting"
+        if not settings.is_model_allowed(model):
+            raise ModelNotAllowed(model, settings.allowed_models)
+        max_tokens = min(options.max_tokens or settings.max_tokens, settings.max_tokens)
+        return _Request(ctx, options, model, max_tokens)
 
+    async def start_answer(self, interaction: discord.Interaction[Any], options: WriteOptions) -> None:
+        request = await self._request(interaction, options)
+        guild_id, user_id = request.ctx.guild_id, interaction.user.id
+        assert guild_id is not None
+        settings = request.ctx.settings
+        assert isinstance(settings, WriteSettings)
+        # Starting the cooldown before any await that yields keeps a double click from starting two;
+        # a refusal gives the turn back.
+        self.cooldowns.start(guild_id, user_id, settings.cooldown_seconds)
+        started = False
+        try:
+            started = await self._answer(request)
+        finally:
+            if not started:
+                self.cooldowns.cancel(guild_id, user_id)
+
+    async def _answer(self, request: _Request) -> bool:
+        """Open the stream, acknowledge, stream the answer; False when it was refused before starting."""
+        ctx, interaction = request.ctx, request.ctx.interaction
         available = await self.bot.model_catalog.completion_models()
-        if available is not None and model not in available:
-            await self._refuse(interaction, self._unknown_model(model, available, locale))
-            return
+        if available is not None and request.model not in available:
+            await self._refuse(interaction, self._unknown_model(request.model, available, ctx.locale))
+            return False
+        assert ctx.guild_id is not None and interaction.channel_id is not None
         session = await self.sessions.create(
-            guild_id=interaction.guild_id,
+            guild_id=ctx.guild_id,
             channel_id=interaction.channel_id,
             user_id=interaction.user.id,
-            model=model,
-            prompt=options.prompt,
-            temperature=options.temperature,
-            max_tokens=max_tokens,
+            model=request.model,
+            prompt=request.options.prompt,
+            temperature=request.options.temperature,
+            max_tokens=request.max_tokens,
         )
         run = AnswerRun(
-            self.bot, interaction, session, locale, first_is_original=_shows_thinking(interaction)
+            self.bot, interaction, session, ctx.locale, first_is_original=_shows_thinking(interaction)
         )
+        stream = await self._open_within_grace(run, session, available or [], ctx.locale)
+        if stream is None:
+            return False
+        await self._stream(run, stream)
+        return True
+
+    async def _open_within_grace(
+        self, run: AnswerRun, session: WriteSession, available: list[str], locale: str
+    ) -> CompletionStream | None:
+        """The opened stream, acknowledged; None when the API refused (said privately) or the
+        interaction expired before it could be acknowledged (what was used is recorded)."""
+        interaction = run.interaction
         # Most refusals (quota, rate limit, unknown model, prompt too long) arrive within a moment:
         # waiting briefly before acknowledging lets them be private notes instead of public ones.
         opening = asyncio.create_task(run.open(), name=f"write-open-{session.id}")
@@ -220,13 +265,15 @@ class WriteCog(commands.Cog, name="Write"):
                 with contextlib.suppress(OpenAIError):
                     await run.abandon(await opening)
                 await self.sessions.finish(session.guild_id, session.id, "", None)
-                return
+                return None
         try:
-            stream = await opening
+            return await opening
         except OpenAIError as exc:
-            available = available or []
             await self._refuse(interaction, self._api_error_text(exc, session.model, available, locale))
-            return
+            return None
+
+    async def _stream(self, run: AnswerRun, stream: CompletionStream) -> None:
+        session = run.session
         self.running[session.id] = run
         task = asyncio.current_task()
         if task is not None:
@@ -261,19 +308,40 @@ class WriteCog(commands.Cog, name="Write"):
 
     async def _refuse(self, interaction: discord.Interaction[Any], text: str) -> None:
         """Tell the member why nothing was written: privately when the interaction still allows it."""
-        try:
-            if not interaction.response.is_done():
-                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
-            elif _shows_thinking(interaction):
-                # The public "thinking…" placeholder becomes the explanation.
+        if interaction.response.is_done() and _shows_thinking(interaction):
+            # The public "thinking…" placeholder becomes the explanation.
+            try:
                 await interaction.edit_original_response(content=f"⚠️ {text}", allowed_mentions=NO_PINGS)
-            else:
-                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-        except discord.HTTPException as exc:
-            log.info("Could not deliver a /write refusal (interaction expired?): %s", exc.status)
+            except discord.HTTPException as exc:
+                log.info("Could not deliver a /write refusal (interaction expired?): %s", exc.status)
+            return
+        await reply_privately(interaction, text)
 
     async def report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
-        await handle_app_command_error(self.bot, interaction, error)
+        await handle_app_command_error(interaction, error, await self.bot.contexts.locale(interaction))
+
+    # -- data kept ------------------------------------------------------------------------------
+
+    @tasks.loop(hours=PURGE_INTERVAL_HOURS)
+    async def _purge_old_sessions(self) -> None:
+        await self.purge_old_sessions(datetime.now(UTC))
+
+    async def purge_old_sessions(self, now: datetime) -> int:
+        """Delete prompts and answers past each server's retention (`keep_sessions_days`)."""
+        try:
+            customised = await self.bot.feature_settings.customised(FEATURE)
+            days = {
+                guild_id: s.keep_sessions_days
+                for guild_id, s in customised.items()
+                if isinstance(s, WriteSettings)
+            }
+            deleted = await self.sessions.purge(now, WriteSettings().keep_sessions_days, days)
+        except Exception:
+            log.exception("Could not purge old /write sessions; trying again later")
+            return 0
+        if deleted:
+            log.info("Purged %d /write sessions past their retention", deleted)
+        return deleted
 
     # -- buttons --------------------------------------------------------------------------------
 
@@ -286,36 +354,33 @@ class WriteCog(commands.Cog, name="Write"):
     async def _on_button(
         self, interaction: discord.Interaction[Any], action: Action, session_id: int
     ) -> None:
-        locale = await self.bot.locale_for(interaction)
+        locale = (await self.bot.contexts.get(interaction, FEATURE.name)).locale
         session = None
         if interaction.guild_id is not None:
             session = await self.sessions.get(interaction.guild_id, session_id)
         if session is None:
-            await self._ephemeral(interaction, t("write.button.expired", locale))
+            await reply_privately(interaction, t("write.button.expired", locale))
             return
         if interaction.user.id != session.user_id:
-            await self._ephemeral(
+            await reply_privately(
                 interaction, t("write.button.not_yours", locale, user=f"<@{session.user_id}>")
             )
             return
         if action == "stop":
             run = self.running.get(session_id)
             if run is None:
-                await self._ephemeral(interaction, t("write.button.already_done", locale))
+                await reply_privately(interaction, t("write.button.already_done", locale))
                 return
             run.stop()
             await interaction.response.defer()
             return
-        prompt = session.prompt + session.output if action == "cont" else session.prompt
+        prompt = continuation_prompt(session) if action == "cont" else session.prompt
         options = WriteOptions(prompt, session.temperature, session.max_tokens, session.model)
         await self.start_answer(interaction, options)
 
-    @staticmethod
-    async def _ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
-
     async def cog_unload(self) -> None:
         """On shutdown, stop answers the way Stop does, so their usage is recorded and their text kept."""
+        self._purge_old_sessions.cancel()
         for run in list(self.running.values()):
             run.stop()
         if self._answer_tasks:

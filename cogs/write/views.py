@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 
 from bot.i18n import t
+from cogs.write.feature import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
     from cogs.write.cog import WriteCog, WriteOptions
@@ -84,7 +85,7 @@ class PromptModal(discord.ui.Modal):
             style=discord.TextStyle.paragraph,
             custom_id="prompt",
             min_length=1,
-            max_length=4000,
+            max_length=MAX_PROMPT_CHARS,
         )
         self.add_item(self.prompt)
 

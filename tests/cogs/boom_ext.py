@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -9,9 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import FeatureDisabled
+from bot.features import Feature
 from bot.openai_api import QuotaExceededError
 
 SECRET_IN_ERROR = "sk-test-key"
+
+# A feature with strings of its own: errors name it as the member's catalogs do.
+FEATURE = Feature(name="boom", locales=Path(__file__).parent / "boom_locales")
 
 
 class Boom(commands.Cog):
@@ -31,7 +36,7 @@ class Boom(commands.Cog):
 
     @app_commands.command(name="off", description="a disabled feature")
     async def off(self, interaction: discord.Interaction[Any]) -> None:
-        raise FeatureDisabled("imagine")
+        raise FeatureDisabled(FEATURE.name)
 
     @app_commands.command(name="admin", description="needs manage guild")
     @app_commands.checks.has_permissions(manage_guild=True)

@@ -26,3 +26,10 @@ def user_locale(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Non
 
     monkeypatch.setattr(sim_interactions, "base_payload", patched)
     yield lambda locale: chosen.__setitem__("locale", locale)
+
+
+def assert_errors(env: Any, *expected: str) -> None:
+    """Assert the errors simcord recorded since the last check, by class name (commands' errors
+    unwrapped from CommandInvokeError), and acknowledge them so the test's teardown does not fail."""
+    names = [type(getattr(error, "original", error)).__name__ for error in env.errors]
+    assert names == list(expected)

@@ -39,7 +39,8 @@ async def test_unexpected_error_gets_an_id_and_leaks_nothing(
     channel, alice = _world(simcord_env)
     with caplog.at_level(logging.DEBUG):
         result = await alice.slash(channel, "boom")
-    simcord_env.errors  # acknowledge: the handler saw it, simcord recorded it  # noqa: B018
+    [error] = simcord_env.errors  # the handler saw it; simcord recorded it
+    assert isinstance(error.__cause__ or getattr(error, "original", None), RuntimeError)
     assert result.ephemeral
     text = result.response.content
     assert text.startswith("Something went wrong on our side.")
@@ -61,13 +62,16 @@ async def test_known_errors_become_localized_short_messages(simcord_env: Any) ->
     assert quota.ephemeral
     assert "quota for this bot is used up" in quota.response.content
     off = await alice.slash(channel, "off")
-    assert off.response.content == (
-        "Image generation (/imagine) is turned off in this server. A server admin can turn it on."
-    )
+    assert off.response.content == "Explosions is turned off in this server. A server admin can turn it on."
     denied = await alice.slash(channel, "admin")
     assert denied.ephemeral
     assert denied.response.content == "You need these permissions to do that: Manage Server."
-    simcord_env.errors  # noqa: B018
+    errors = simcord_env.errors
+    assert [type(getattr(e, "original", e)).__name__ for e in errors] == [
+        "QuotaExceededError",
+        "FeatureDisabled",
+        "MissingPermissions",
+    ]
 
 
 async def test_discord_failing_the_reply_is_logged_not_crashed(
@@ -82,7 +86,7 @@ async def test_discord_failing_the_reply_is_logged_not_crashed(
     assert errors, "the failed reply reached the tree handler"
     unexpected = [r for r in caplog.records if r.getMessage().startswith("Unexpected error")]
     assert len(unexpected) == 1 and "help" in unexpected[0].getMessage()
-    assert any("Could not deliver an error message" in r.getMessage() for r in caplog.records)
+    assert any("Could not deliver a private reply" in r.getMessage() for r in caplog.records)
     # The bot still works afterwards.
     result = await alice.slash(channel, "help")
     assert result.response.embeds[0].title == "What I can do"

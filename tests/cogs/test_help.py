@@ -1,4 +1,5 @@
-"""/help through the real bot (create_bot) in simcord: both languages, features, privacy."""
+"""/help through the real bot (create_bot) in simcord: both languages, loaded commands only, feature
+states from the registry and each server's own settings, privacy."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.app import OpenAIBot
+from cogs.write import FEATURE as WRITE
 
 
 def _world(env: Any) -> tuple[Any, Any, Any]:
@@ -15,29 +17,46 @@ def _world(env: Any) -> tuple[Any, Any, Any]:
     return guild, channel, member
 
 
-async def test_help_in_english_lists_commands_and_features(simcord_env: Any) -> None:
+async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: Any) -> None:
     _guild, channel, alice = _world(simcord_env)
     result = await alice.slash(channel, "help")
     assert result.ephemeral
     embed = result.response.embeds[0]
     assert embed.title == "What I can do"
-    assert "`/help` — Show the bot's commands and this server's features" in embed.description
-    assert "`/write` — Write text with the AI model, streamed as it is generated" in embed.description
+    assert embed.description.splitlines() == [
+        "`/help` — Show the bot's commands and this server's features",
+        "`/write` — Write text with the AI model, streamed as it is generated",
+    ]
     features = embed.fields[0]
     assert features.name == "Features in this server"
-    assert "✅ Text writing (/write)" in features.value
+    # Only what is loaded: no feature this bot does not have is listed as enabled.
+    assert features.value == "✅ Text writing — /write completes your prompt, streamed as it is written"
 
 
-async def test_help_follows_the_servers_reply_language(simcord_env: Any) -> None:
+async def test_help_follows_the_servers_language_and_settings_and_no_other_servers(simcord_env: Any) -> None:
     guild, channel, alice = _world(simcord_env)
+    other = simcord_env.create_guild(name="Other")
+    other_channel = other.create_text_channel("general")
+    bob = other.add_member(simcord_env.create_user("bob"))
     bot: OpenAIBot = simcord_env.bot
-    await bot.guild_settings.update(guild.id, reply_locale="zh-CN", features={"write": False})
+    await bot.guild_settings.update(guild.id, reply_locale="zh-CN")
+    await bot.feature_settings.update(guild.id, WRITE, enabled=False)
+
     result = await alice.slash(channel, "help")
     embed = result.response.embeds[0]
     assert embed.title == "我能做什么"
-    assert "`/help` — 显示机器人的命令和本服务器启用的功能" in embed.description
-    assert "⛔ 文本写作（/write）（已关闭）" in embed.fields[0].value
+    # Commands are named as a zh-CN client shows them.
+    assert embed.description.splitlines() == [
+        "`/帮助` — 显示机器人的命令和本服务器启用的功能",
+        "`/写作` — 用 AI 模型写作，生成过程实时显示",
+    ]
+    assert embed.fields[0].value == "⛔ 文本写作 — /write 补全你的提示词，边生成边显示（已关闭）"
     assert embed.footer.text == "回答由 AI 模型生成，可能有误。"
+
+    # The other server changed nothing: English (its member's client) and /write on.
+    elsewhere = (await bob.slash(other_channel, "help")).response.embeds[0]
+    assert elsewhere.title == "What I can do"
+    assert elsewhere.fields[0].value.startswith("✅ Text writing")
 
 
 async def test_help_follows_the_members_client_language(
@@ -48,6 +67,7 @@ async def test_help_follows_the_members_client_language(
     result = await alice.slash(channel, "help")
     assert result.response.embeds[0].title == "我能做什么"
     assert result.response.embeds[0].fields[0].name == "本服务器的功能"
+    assert result.response.embeds[0].description.startswith("`/帮助` — ")
 
 
 async def test_help_commands_are_synced_with_chinese_localizations(simcord_env: Any) -> None:

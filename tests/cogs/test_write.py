@@ -16,7 +16,9 @@ import pytest
 
 from bot.app import OpenAIBot
 from bot.discord_io.live_text import final_chunks
+from cogs.write import FEATURE as WRITE
 from cogs.write.answer import format_usd
+from tests.cogs.conftest import assert_errors
 from tests.fakes.openai_server import Fault
 
 MODEL = "gpt-3.5-turbo-instruct"
@@ -86,7 +88,7 @@ class World:
 async def world(simcord_env: Any, fake_openai_threaded: Any) -> World:
     made = World(simcord_env, fake_openai_threaded)
     # Most tests click and re-run quickly; the cooldown has its own test.
-    await made.bot.guild_settings.update(made.guild.id, write_cooldown_seconds=0)
+    await made.bot.feature_settings.update(made.guild.id, WRITE, cooldown_seconds=0)
     return made
 
 
@@ -179,7 +181,7 @@ async def test_long_code_answer_splits_without_breaking_the_code_block(world: Wo
 async def test_very_long_answer_is_also_attached_as_markdown(world: World) -> None:
     # Not a pacing test: let the seven messages go out without waiting for the channel budget.
     world.bot.edit_scheduler.channel_max_edits = 100
-    await world.bot.guild_settings.update(world.guild.id, write_max_tokens=4096)
+    await world.bot.feature_settings.update(world.guild.id, WRITE, max_tokens=4096)
     prompt = "Everything [[words:2000]]"
     await world.alice.slash(world.channel, "write", prompt=prompt, max_tokens=4000)
     await world.drain()
@@ -298,16 +300,18 @@ async def test_stop_keeps_the_text_so_far_and_records_what_was_produced(world: W
 
 
 async def test_disabled_feature_is_a_private_message(world: World) -> None:
-    await world.bot.guild_settings.update(world.guild.id, features={"write": False})
+    await world.bot.feature_settings.update(world.guild.id, WRITE, enabled=False)
     result = await world.alice.slash(world.channel, "write", prompt="hello")
     assert result.ephemeral
-    assert result.response.content.startswith("Text writing (/write) is turned off in this server.")
+    assert result.response.content == (
+        "Text writing is turned off in this server. A server admin can turn it on."
+    )
     assert world.completion_requests() == []
-    world.env.errors  # noqa: B018  (the tree handler answered it)
+    assert_errors(world.env, "FeatureDisabled")
 
 
 async def test_cooldown_says_when_to_retry_then_lets_the_member_go(world: World) -> None:
-    await world.bot.guild_settings.update(world.guild.id, write_cooldown_seconds=30)
+    await world.bot.feature_settings.update(world.guild.id, WRITE, cooldown_seconds=30)
     await world.alice.slash(world.channel, "write", prompt="one [[words:3]]", max_tokens=10)
     result = await world.alice.slash(world.channel, "write", prompt="two [[words:3]]", max_tokens=10)
     assert result.ephemeral
@@ -317,7 +321,7 @@ async def test_cooldown_says_when_to_retry_then_lets_the_member_go(world: World)
     await world.env.advance_time(31)
     await world.alice.slash(world.channel, "write", prompt="three [[words:3]]", max_tokens=10)
     assert len(world.completion_requests()) == 3
-    world.env.errors  # noqa: B018
+    assert_errors(world.env, "Cooldown")
 
 
 async def test_without_a_prompt_a_form_takes_a_multi_line_prompt(world: World) -> None:
@@ -330,7 +334,7 @@ async def test_without_a_prompt_a_form_takes_a_multi_line_prompt(world: World) -
 
 
 async def test_the_server_cap_limits_max_tokens(world: World) -> None:
-    await world.bot.guild_settings.update(world.guild.id, write_max_tokens=25)
+    await world.bot.feature_settings.update(world.guild.id, WRITE, max_tokens=25)
     await world.alice.slash(world.channel, "write", prompt="cap [[words:3]]", max_tokens=4000)
     assert world.completion_requests()[0].json["max_tokens"] == 25
 
@@ -340,7 +344,7 @@ async def test_model_autocomplete_lists_completion_models(world: World) -> None:
     values = [c["value"] for c in choices]
     assert MODEL in values and "davinci-002" in values
     assert not any("embedding" in v or "whisper" in v for v in values)
-    await world.bot.guild_settings.update(world.guild.id, allowed_models={"write": ["davinci-002"]})
+    await world.bot.feature_settings.update(world.guild.id, WRITE, allowed_models=["davinci-002"])
     choices = await world.alice.autocomplete(world.channel, "write", "model", "")
     assert [c["value"] for c in choices] == ["davinci-002"]
 
@@ -366,7 +370,7 @@ async def test_unknown_model_lists_available_ones(world: World) -> None:
 
 
 async def test_prompt_over_the_context_is_explained(world: World) -> None:
-    await world.bot.guild_settings.update(world.guild.id, write_max_tokens=4096)
+    await world.bot.feature_settings.update(world.guild.id, WRITE, max_tokens=4096)
     result = await world.alice.slash(world.channel, "write", prompt="word " * 799, max_tokens=4096)
     assert private_note(world, result) == (
         f"Your prompt is too long for `{MODEL}`. Shorten it or ask for fewer tokens."
@@ -421,7 +425,7 @@ async def test_missing_send_messages_permission_is_explained(world: World) -> No
         "I am missing permissions in this channel: Send Messages. Ask a server admin to grant them."
     )
     assert world.completion_requests() == []
-    world.env.errors  # noqa: B018
+    assert_errors(world.env, "BotMissingChannelPermissions")
 
 
 async def test_expired_interaction_token_continues_with_channel_messages(world: World) -> None:
@@ -446,7 +450,7 @@ async def test_expired_interaction_token_continues_with_channel_messages(world: 
     ]
     assert channel_sends, "the answer continued through the channel"
     assert len(await world.events()) == 1
-    world.env.errors  # noqa: B018
+    assert_errors(world.env)  # the expired token is handled, not an error
 
 
 async def test_ten_concurrent_streams_in_one_channel_keep_the_edit_budget(

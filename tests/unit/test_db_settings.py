@@ -1,22 +1,29 @@
-"""Guild settings (defaults when no row, overrides, validation) and command-sync state."""
+"""Server settings and per-feature settings: defaults without a row, overrides only, validation by
+the feature's model, stored values that stop validating, isolation between servers; command sync."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import Field
 
-from bot.db import DEFAULT_FEATURES, CommandSyncRepo, Database, GuildDefaults, GuildSettingsRepo
+from bot.db import CommandSyncRepo, Database, FeatureSettingsRepo, GuildSettings, GuildSettingsRepo
+from bot.features import Feature, FeatureSettings
 
-DEFAULTS = GuildDefaults.from_models(
-    completion="gpt-3.5-turbo-instruct",
-    image="gpt-image-2",
-    transcription="whisper-1",
-    embedding="text-embedding-3-small",
-    moderation="omni-moderation-latest",
-)
+
+class PollSettings(FeatureSettings):
+    """A feature of the tests' own, so these tests follow no real feature's defaults."""
+
+    cooldown_seconds: float = Field(default=5.0, ge=0, allow_inf_nan=False)
+    max_votes: int = Field(default=3, ge=1, le=10)
+
+
+POLL = Feature(name="poll", settings=PollSettings, model_setting="completion_model")
 
 
 @pytest.fixture
@@ -26,132 +33,130 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.close()
 
 
-async def test_guild_without_row_gets_code_defaults(db: Database) -> None:
-    settings = await GuildSettingsRepo(db, DEFAULTS).get(1)
-    assert settings.guild_id == 1
-    assert not settings.customised
-    assert settings.enabled_features == set(DEFAULT_FEATURES)
-    assert all(settings.is_enabled(f) for f in DEFAULT_FEATURES)
-    assert not settings.is_enabled("no_such_feature")
-    assert settings.model_for("write") == "gpt-3.5-turbo-instruct"
-    assert settings.model_for("imagine") == "gpt-image-2"
-    assert settings.model_for("transcribe") == "whisper-1"
-    assert settings.model_for("embeddings") == "text-embedding-3-small"
-    assert settings.model_for("moderation") == "omni-moderation-latest"
-    with pytest.raises(KeyError, match="files"):
-        settings.model_for("files")
-    assert settings.reply_locale is None
-    assert settings.write_cooldown_seconds == 5.0
-    assert settings.write_max_tokens == 1024
-    assert settings.allowed_models == {}
-    assert settings.is_model_allowed("write", "anything")
-
-
-async def test_updates_persist_per_guild_and_across_reopen(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.db")
-    repo = GuildSettingsRepo(db, DEFAULTS)
-    updated = await repo.update(
-        7,
-        features={"imagine": False},
-        models={"write": "davinci-002"},
-        reply_locale="zh-CN",
-        write_cooldown_seconds=2.5,
-        write_max_tokens=256,
-        allowed_models={"write": ["davinci-002", "babbage-002"]},
+async def _stored(db: Database, guild_id: int, feature: str) -> dict[str, object] | None:
+    row = await db.fetchone(
+        "SELECT overrides_json FROM feature_settings WHERE guild_id = ? AND feature = ?", (guild_id, feature)
     )
+    return None if row is None else json.loads(row[0])
+
+
+async def test_server_without_rows_gets_the_features_defaults(db: Database) -> None:
+    settings = await FeatureSettingsRepo(db).get(1, POLL)
+    assert settings == PollSettings()
+    assert settings.enabled and settings.model is None and settings.allowed_models == ()
+    assert await GuildSettingsRepo(db).get(1) == GuildSettings()
+    assert await _stored(db, 1, "poll") is None
+
+
+async def test_a_row_holds_only_overrides_so_new_defaults_reach_the_server(db: Database) -> None:
+    repo = FeatureSettingsRepo(db)
+    updated = await repo.update(1, POLL, max_votes=7, allowed_models=["b", "a", "a"])
+    assert updated.max_votes == 7 and updated.allowed_models == ("a", "b")
+    assert await _stored(db, 1, "poll") == {"allowed_models": ["a", "b"], "max_votes": 7}
+
+    class NewDefaults(PollSettings):
+        cooldown_seconds: float = 30.0
+
+    changed = Feature(name="poll", settings=NewDefaults)
+    after = await repo.get(1, changed)
+    assert after.cooldown_seconds == 30.0  # followed the new default
+    assert isinstance(after, NewDefaults) and after.max_votes == 7  # kept the override
+
+
+async def test_updates_persist_per_server_and_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    db = await Database.open(path)
+    await FeatureSettingsRepo(db).update(1, POLL, enabled=False, model="m-1")
+    await GuildSettingsRepo(db).update(1, reply_locale="zh-CN", log_channel_id=55)
     await db.close()
 
-    db = await Database.open(tmp_path / "bot.db")
-    repo = GuildSettingsRepo(db, DEFAULTS)
-    stored = await repo.get(7)
-    other = await repo.get(8)
-    await db.close()
-    assert stored == updated
-    assert stored.customised
-    assert not stored.is_enabled("imagine") and stored.is_enabled("write")
-    assert stored.model_for("write") == "davinci-002"
-    assert stored.model_for("imagine") == "gpt-image-2"  # untouched feature keeps its default
-    assert stored.reply_locale == "zh-CN"
-    assert stored.write_cooldown_seconds == 2.5
-    assert stored.write_max_tokens == 256
-    assert stored.allowed_models_for("write") == ["babbage-002", "davinci-002"]
-    assert stored.is_model_allowed("write", "davinci-002")
-    assert not stored.is_model_allowed("write", "gpt-3.5-turbo-instruct")
-    assert stored.is_model_allowed("imagine", "dall-e-3")
-    assert other.model_for("write") == "gpt-3.5-turbo-instruct" and other.is_enabled("imagine")
+    db = await Database.open(path)
+    try:
+        first = await FeatureSettingsRepo(db).get(1, POLL)
+        assert not first.enabled and first.model == "m-1"
+        assert await FeatureSettingsRepo(db).get(2, POLL) == PollSettings()  # another server
+        assert await GuildSettingsRepo(db).get(1) == GuildSettings(reply_locale="zh-CN", log_channel_id=55)
+        assert await GuildSettingsRepo(db).get(2) == GuildSettings()
+    finally:
+        await db.close()
 
 
-async def test_overrides_follow_new_defaults_for_untouched_fields(db: Database) -> None:
-    await GuildSettingsRepo(db, DEFAULTS).update(1, models={"write": "davinci-002"})
-    newer = DEFAULTS.model_copy(update={"models": {**DEFAULTS.models, "imagine": "dall-e-3"}})
-    settings = await GuildSettingsRepo(db, newer).get(1)
-    assert settings.model_for("imagine") == "dall-e-3"
-    assert settings.model_for("write") == "davinci-002"
-
-
-async def test_resetting_values_with_none_and_enabled_set(db: Database) -> None:
-    repo = GuildSettingsRepo(db, DEFAULTS)
-    await repo.update(
-        3, models={"write": "babbage-002"}, write_max_tokens=10, allowed_models={"write": ["x"]}
-    )
-    settings = await repo.update(
-        3, models={"write": None}, write_max_tokens=None, allowed_models={"write": []}
-    )
-    assert settings.model_for("write") == "gpt-3.5-turbo-instruct"
-    assert settings.write_max_tokens == 1024
-    assert settings.allowed_models == {}
-
-    settings = await repo.update(3, enabled_features={"write", "moderation"})
-    assert settings.enabled_features == {"write", "moderation"}
-    settings = await repo.update(3, features={"imagine": True})
-    assert settings.enabled_features == {"write", "moderation", "imagine"}
-
-    settings = await repo.reset(3)
-    assert not settings.customised and settings.enabled_features == set(DEFAULT_FEATURES)
-    assert await repo.get(3) == settings
-
-
-async def test_defaults_can_disable_a_feature(db: Database) -> None:
-    defaults = DEFAULTS.model_copy(update={"enabled_features": frozenset({"write"})})
-    repo = GuildSettingsRepo(db, defaults)
-    assert (await repo.get(1)).enabled_features == {"write"}
-    assert (await repo.update(1, features={"fine_tuning": True})).enabled_features == {"write", "fine_tuning"}
+async def test_none_resets_a_field_and_an_empty_row_is_deleted(db: Database) -> None:
+    repo = FeatureSettingsRepo(db)
+    await repo.update(3, POLL, max_votes=9, model="m")
+    assert (await repo.update(3, POLL, max_votes=None)).max_votes == 3
+    assert await _stored(db, 3, "poll") == {"model": "m"}
+    await repo.update(3, POLL, model=None)
+    assert await _stored(db, 3, "poll") is None
+    guilds = GuildSettingsRepo(db)
+    await guilds.update(3, reply_locale="zh-CN")
+    assert (await guilds.update(3, reply_locale=None)).reply_locale is None
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"colour": "red"}, "unknown guild setting"),
-        ({"features": {"telepathy": True}}, "unknown feature 'telepathy'"),
-        ({"features": {"write": "yes"}}, "true or false"),
-        ({"models": {"write": ""}}, "non-empty"),
-        ({"enabled_features": "write"}, "collection"),
-        ({"write_cooldown_seconds": -1}, ">= 0"),
-        ({"write_cooldown_seconds": float("nan")}, ">= 0"),
-        ({"write_max_tokens": 0}, ">= 1"),
-        ({"write_max_tokens": 1.5}, ">= 1"),
-        ({"reply_locale": ""}, "locale code"),
+        ({"max_votes": 0}, "max_votes"),
+        ({"max_votes": "many"}, "max_votes"),
+        ({"cooldown_seconds": float("nan")}, "cooldown_seconds"),
+        ({"enabled": "sometimes"}, "enabled"),
+        ({"model": "  "}, "model"),
+        ({"telepathy": True}, "telepathy"),
+        ({"allowed_models": "gpt"}, "allowed_models"),
     ],
 )
-async def test_invalid_updates_are_rejected_and_store_nothing(
+async def test_invalid_feature_updates_are_rejected_and_store_nothing(
     db: Database, changes: dict[str, object], message: str
 ) -> None:
-    repo = GuildSettingsRepo(db, DEFAULTS)
+    repo = FeatureSettingsRepo(db)
+    await repo.update(5, POLL, max_votes=4)
     with pytest.raises(ValueError, match=message):
-        await repo.update(5, **changes)
-    assert not (await repo.get(5)).customised
+        await repo.update(5, POLL, **changes)
+    assert await _stored(db, 5, "poll") == {"max_votes": 4}
+
+
+@pytest.mark.parametrize(("changes", "message"), [({"reply_locale": "fr"}, "reply_locale"), ({"x": 1}, "x")])
+async def test_invalid_server_updates_are_rejected(
+    db: Database, changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        await GuildSettingsRepo(db).update(5, **changes)
+    assert await GuildSettingsRepo(db).get(5) == GuildSettings()
+
+
+async def test_a_stored_value_that_no_longer_validates_falls_back_to_its_default(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with db.transaction() as conn:
+        await conn.execute_fetchall(
+            "INSERT INTO feature_settings VALUES (6, 'poll', ?, 'then')",
+            (json.dumps({"max_votes": 99, "retired_field": 1, "model": "kept"}),),
+        )
+    with caplog.at_level(logging.WARNING):
+        settings = await FeatureSettingsRepo(db).get(6, POLL)
+    assert settings.max_votes == 3 and settings.model == "kept"
+    assert "max_votes" in caplog.text and "retired_field" in caplog.text
 
 
 async def test_concurrent_updates_do_not_lose_each_other(db: Database) -> None:
-    repo = GuildSettingsRepo(db, DEFAULTS)
-    features = [f for f in DEFAULT_FEATURES]
-    await asyncio.gather(*(repo.update(9, features={f: False}) for f in features))
-    assert (await repo.get(9)).enabled_features == set()
+    repo = FeatureSettingsRepo(db)
+    await asyncio.gather(
+        repo.update(9, POLL, max_votes=2),
+        repo.update(9, POLL, enabled=False),
+        repo.update(9, POLL, model="m"),
+        repo.update(9, POLL, cooldown_seconds=1.5),
+    )
+    assert await repo.get(9, POLL) == PollSettings(
+        max_votes=2, enabled=False, model="m", cooldown_seconds=1.5
+    )
 
 
-def test_defaults_reject_unknown_features() -> None:
-    with pytest.raises(ValueError, match="unknown features"):
-        GuildDefaults(models={"telepathy": "m"})
+async def test_customised_lists_only_servers_with_overrides(db: Database) -> None:
+    repo = FeatureSettingsRepo(db)
+    await repo.update(1, POLL, max_votes=2)
+    await repo.update(2, POLL, max_votes=3)
+    await repo.update(2, POLL, max_votes=None)
+    assert await repo.customised(POLL) == {1: PollSettings(max_votes=2)}
 
 
 async def test_command_sync_hash_per_scope(db: Database) -> None:
@@ -161,7 +166,4 @@ async def test_command_sync_hash_per_scope(db: Database) -> None:
     await sync.set_hash("123", "g1")
     await sync.set_hash("global", "h2")
     assert await sync.get_hash("global") == "h2"
-    assert await sync.get_hash("123") == "g1"
-    await sync.clear("global")
-    assert await sync.get_hash("global") is None
     assert await sync.get_hash("123") == "g1"

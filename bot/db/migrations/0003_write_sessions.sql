@@ -1,17 +1,3 @@
--- /write answers: what was asked and what the model wrote, so the Regenerate and Continue buttons
--- keep working after a restart (their custom ids carry only the session id).
-CREATE TABLE write_sessions (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    guild_id      INTEGER NOT NULL,
-    channel_id    INTEGER NOT NULL,
-    user_id       INTEGER NOT NULL,
-    model         TEXT NOT NULL,
-    prompt        TEXT NOT NULL,
-    temperature   REAL,
-    max_tokens    INTEGER NOT NULL CHECK (max_tokens >= 1),
-    output        TEXT NOT NULL DEFAULT '',
-    finish_reason TEXT,
-    created_at    INTEGER NOT NULL
-);
-
-CREATE INDEX write_sessions_by_guild ON write_sessions (guild_id, created_at);
+-- Once created /write's sessions table here. A feature's tables now live beside the feature
+-- (cogs/write/migrations), which creates it when missing; databases that ran the old version of
+-- this file keep their table and rows. Kept as a no-op so version numbers stay contiguous.

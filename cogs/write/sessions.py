@@ -1,14 +1,17 @@
 """/write sessions: the parameters and output of one answer, for its Regenerate/Continue buttons.
-Keyed by guild id in every query, so a button can never reach another server's session."""
+Keyed by guild id in every query, so a button can never reach another server's session; rows older
+than the server's retention are purged."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.db.database import Database
+from bot.db import Database
 
 
 class WriteSession(BaseModel):
@@ -79,3 +82,32 @@ class WriteSessionRepo:
                 "UPDATE write_sessions SET output = ?, finish_reason = ? WHERE guild_id = ? AND id = ?",
                 (output, finish_reason, guild_id, session_id),
             )
+
+    async def purge(self, now: datetime, default_days: int, days_by_guild: Mapping[int, int]) -> int:
+        """Delete sessions older than each server's retention; return how many were deleted.
+
+        `days_by_guild` lists the servers whose admins chose another retention than the default.
+        """
+        deleted = 0
+        async with self._db.transaction() as conn:
+            for guild_id, days in days_by_guild.items():
+                cutoff = int((now - timedelta(days=days)).timestamp())
+                await conn.execute_fetchall(
+                    "DELETE FROM write_sessions WHERE guild_id = ? AND created_at < ?", (guild_id, cutoff)
+                )
+                deleted += await _changes(conn)
+            cutoff = int((now - timedelta(days=default_days)).timestamp())
+            others = tuple(days_by_guild)
+            await conn.execute_fetchall(
+                "DELETE FROM write_sessions WHERE created_at < ?"
+                f" AND guild_id NOT IN ({', '.join('?' * len(others))})",
+                (cutoff, *others),
+            )
+            deleted += await _changes(conn)
+        return deleted
+
+
+async def _changes(conn: Any) -> int:
+    """Rows changed by the connection's last statement."""
+    rows = await conn.execute_fetchall("SELECT changes()")
+    return int(next(iter(rows))[0])
