@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.clients import build_api_client
 from bot.db import CommandSyncRepo, Database, GuildDefaults, GuildSettings, GuildSettingsRepo
 from bot.discord_io.edit_scheduler import EditScheduler
 from bot.discord_io.mentions import NO_PINGS
@@ -74,17 +75,11 @@ class OpenAIBot(commands.Bot):
         self._opened.append("ledger")
         self.guild_settings = GuildSettingsRepo(self.db, GuildDefaults(models=settings.default_models()))
         self.command_sync = CommandSyncRepo(self.db)
-        self.api = OpenAIClient(
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.base_url,
-            organization=settings.openai_organization,
-            project=settings.openai_project,
-            timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-            session=self.http_session,
-        )
+        self.api = build_api_client(settings, session=self.http_session)
         self._opened.append("api")
         self.model_catalog = ModelCatalog(self.api, openai_hosted=settings.openai_hosted)
+        self.model_catalog.start()
+        self._opened.append("model_catalog")
         self.edit_scheduler = EditScheduler()
         self._opened.append("edit_scheduler")
         await self.tree.set_translator(BotTranslator())
@@ -109,6 +104,8 @@ class OpenAIBot(commands.Bot):
             try:
                 if name == "edit_scheduler":
                     await self.edit_scheduler.close()
+                elif name == "model_catalog":
+                    await self.model_catalog.close()
                 elif name == "api":
                     await self.api.close()
                 elif name == "ledger":

@@ -33,8 +33,11 @@ class Models:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    async def list(self, *, request_timeout: float | None = None) -> ModelList:
-        raw = await self._t.get("/models", request_timeout=request_timeout)
+    async def list(
+        self, *, request_timeout: float | None = None, max_retries: int | None = None
+    ) -> ModelList:
+        """`max_retries` overrides the client's for this call (the catalog refresh retries on its own)."""
+        raw = await self._t.get("/models", request_timeout=request_timeout, max_retries=max_retries)
         return self._t.parse(ModelList, raw)
 
     async def retrieve(self, model_id: str, *, request_timeout: float | None = None) -> Model:

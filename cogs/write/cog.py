@@ -148,7 +148,7 @@ class WriteCog(commands.Cog, name="Write"):
     async def _model_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        models = await self.bot.model_catalog.completion_models() or []
+        models = self.bot.model_catalog.completion_models() or []
         settings = await self.bot.settings_for(interaction.guild_id)
         needle = current.lower()
         return [
@@ -188,7 +188,7 @@ class WriteCog(commands.Cog, name="Write"):
         # Starting the cooldown before any await that yields keeps a double click from starting two.
         self.cooldowns.start(interaction.guild_id, interaction.user.id, settings.write_cooldown_seconds)
 
-        available = await self.bot.model_catalog.completion_models()
+        available = self.bot.model_catalog.completion_models()
         if available is not None and model not in available:
             await self._refuse(interaction, self._unknown_model(model, available, locale))
             return
