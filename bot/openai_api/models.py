@@ -3,15 +3,12 @@ Models are retired often, so nothing else in the client names one."""
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import quote
 
 from pydantic import Field
 
 from bot.openai_api._base import APIModel
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 
 class Model(APIModel):

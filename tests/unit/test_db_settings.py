@@ -162,6 +162,3 @@ async def test_command_sync_hash_per_scope(db: Database) -> None:
     await sync.set_hash("global", "h2")
     assert await sync.get_hash("global") == "h2"
     assert await sync.get_hash("123") == "g1"
-    await sync.clear("global")
-    assert await sync.get_hash("global") is None
-    assert await sync.get_hash("123") == "g1"
