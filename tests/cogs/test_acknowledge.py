@@ -5,10 +5,12 @@ The model list is read from the background catalog; these tests make `/models` t
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
+from discord import app_commands
 
 from bot.settings import Settings
 from tests.cogs.ack import acknowledgement_delay
@@ -81,3 +83,58 @@ async def test_autocomplete_and_write_read_the_cached_list_without_asking_again(
     assert result.ephemeral and "no-such-model" in result.response.content
     assert fake.requests_to("/v1/completions", "POST") == []
     assert len(fake.requests_to("/v1/models", "GET")) == listings
+
+
+def command_at(tree: app_commands.CommandTree[Any], invocation: str) -> Any:
+    """The command behind "name" or "group sub" (simcord's invocation strings)."""
+    first, *rest = invocation.split()
+    found: Any = tree.get_command(first)
+    for part in rest:
+        found = found.get_command(part) if found is not None else None
+    return found
+
+
+async def test_every_command_without_required_options_is_acknowledged_in_time(
+    simcord_env: Any, fake_openai_threaded: Any
+) -> None:
+    """The rule for commands added later too: with /models slow, each one answers within the limit."""
+    guild = simcord_env.create_guild()
+    channel = guild.create_text_channel("general")
+    alice = guild.add_member(simcord_env.create_user("alice"))
+    fake_openai_threaded.clear_faults()
+    fake_openai_threaded.add_fault(SLOW_MODELS)
+    tree = simcord_env.bot.tree
+
+    checked = []
+    for invocation in alice.available_commands(channel):
+        command = command_at(tree, invocation)
+        if not isinstance(command, app_commands.Command) or any(p.required for p in command.parameters):
+            continue
+        delay, result = await acknowledgement_delay(simcord_env, alice.slash(channel, invocation))
+        assert result.acknowledged and delay < ACK_LIMIT, f"/{invocation} acknowledged after {delay:.2f} s"
+        checked.append(invocation)
+    assert {"help", "write"} <= set(checked)  # /write without a prompt opens its form
+
+
+async def test_the_helper_reports_a_late_acknowledgement(
+    simcord_env: Any, fake_openai_threaded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The measurement itself: a /write whose checks take 2 s is reported 2 s late."""
+    guild = simcord_env.create_guild()
+    channel = guild.create_text_channel("general")
+    alice = guild.add_member(simcord_env.create_user("alice"))
+    fake_openai_threaded.clear_faults()
+    # The loaded cog's own method: extensions re-import their module, so patch the instance.
+    cog = simcord_env.bot.get_cog("Write")
+    original = cog._check
+
+    async def slow_check(interaction: Any) -> Any:
+        await asyncio.sleep(2.0)
+        return await original(interaction)
+
+    monkeypatch.setattr(cog, "_check", slow_check)
+    delay, result = await acknowledgement_delay(
+        simcord_env, alice.slash(channel, "write", prompt="Hi [[words:3]]", max_tokens=10)
+    )
+    assert result.acknowledged
+    assert 2.0 <= delay < 3.0
