@@ -20,7 +20,10 @@ from tests.fakes.openai_server import Fault
 MODEL = "gpt-3.5-turbo-instruct"
 # Discord allows 3 s; /write may wait up to 1 s for a refusal it can keep private.
 ACK_LIMIT = 1.5
-SLOW_MODELS = Fault(method="GET", path="/v1/models", delay=5.0, times=None)
+
+
+def slow_models() -> Fault:
+    return Fault(method="GET", path="/v1/models", delay=5.0, times=None)
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ async def test_write_is_acknowledged_quickly_and_answers_while_models_take_5_s(
     alice = guild.add_member(simcord_env.create_user("alice"))
     prompt = "Say hello [[words:6]]"
     fake_openai_threaded.clear_faults()
-    fake_openai_threaded.add_fault(SLOW_MODELS)
+    fake_openai_threaded.add_fault(slow_models())
 
     delay, result = await acknowledgement_delay(
         simcord_env, alice.slash(channel, "write", prompt=prompt, max_tokens=20)
@@ -102,7 +105,7 @@ async def test_every_command_without_required_options_is_acknowledged_in_time(
     channel = guild.create_text_channel("general")
     alice = guild.add_member(simcord_env.create_user("alice"))
     fake_openai_threaded.clear_faults()
-    fake_openai_threaded.add_fault(SLOW_MODELS)
+    fake_openai_threaded.add_fault(slow_models())
     tree = simcord_env.bot.tree
 
     checked = []
