@@ -96,14 +96,16 @@ async def run(events: int, tasks: int, single_rows: int, directory: Path) -> dic
     async def concurrent() -> None:
         await asyncio.gather(*(recorder(t * per_task) for t in range(tasks)))
 
+    commits_before = db.commits
     seconds, lags = await _with_lag_monitor(concurrent)
+    transactions = db.commits - commits_before
     total = per_task * tasks
     results.update(
         events=total,
         seconds=seconds,
         events_per_s=total / seconds,
-        transactions=ledger.transactions,
-        mean_batch=total / max(1, ledger.transactions),
+        transactions=transactions,
+        mean_batch=total / max(1, transactions),
         lag_p50_ms=_pct(lags, 50),
         lag_p99_ms=_pct(lags, 99),
         lag_max_ms=max(lags, default=0.0),

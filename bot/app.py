@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.clients import build_api_client
 from bot.context import ContextBuilder
 from bot.db import CommandSyncRepo, Database, FeatureSettingsRepo, GuildSettingsRepo
 from bot.discord_io.edit_scheduler import EditScheduler
@@ -104,17 +105,11 @@ class OpenAIBot(commands.Bot):
         self.feature_settings = FeatureSettingsRepo(self.db)
         self.contexts = ContextBuilder(settings, self.features, self.guild_settings, self.feature_settings)
         self.command_sync = CommandSyncRepo(self.db)
-        self.api = OpenAIClient(
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.base_url,
-            organization=settings.openai_organization,
-            project=settings.openai_project,
-            timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-            session=self.http_session,
-        )
+        self.api = build_api_client(settings, session=self.http_session)
         services.push_async_callback(self.api.close)
         self.model_catalog = ModelCatalog(self.api, openai_hosted=settings.openai_hosted)
+        self.model_catalog.start()
+        services.push_async_callback(self.model_catalog.close)
         self.edit_scheduler = EditScheduler()
         services.push_async_callback(self.edit_scheduler.close)
         await self.tree.set_translator(BotTranslator())

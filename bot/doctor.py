@@ -9,8 +9,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
+from bot.clients import build_api_client
 from bot.db import Database
-from bot.openai_api import OpenAIClient, OpenAIError
+from bot.openai_api import OpenAIError
 from bot.settings import Settings
 from bot.usage import PricingTable
 
@@ -51,14 +52,8 @@ async def run_checks(settings: Settings, out: TextIO = sys.stdout) -> int:
     await attempt("pricing", pricing)
 
     available: set[str] = set()
-    async with OpenAIClient(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.base_url,
-        organization=settings.openai_organization,
-        project=settings.openai_project,
-        timeout=min(settings.request_timeout, 20.0),
-        max_retries=1,
-    ) as client:
+    timeout = min(settings.request_timeout, 20.0)
+    async with build_api_client(settings, timeout=timeout, max_retries=1) as client:
 
         async def models() -> str:
             listing = await client.models.list()

@@ -30,8 +30,3 @@ class CommandSyncRepo:
                 (str(scope), value, datetime.now(UTC).isoformat()),
             )
         log.debug("command tree hash for scope %s set", scope)
-
-    async def clear(self, scope: str) -> None:
-        """Forget a scope's hash so the next start syncs it again."""
-        async with self._db.transaction() as conn:
-            await conn.execute_fetchall("DELETE FROM command_sync WHERE scope = ?", (str(scope),))

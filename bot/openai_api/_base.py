@@ -3,15 +3,12 @@ Owns APIModel/RequestModel, ResponseMeta, RateLimits and the parsing of rate-lim
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
-
-log = logging.getLogger(__name__)
 
 # Go-style durations as OpenAI sends them in x-ratelimit-reset-*: "6m0s", "12ms", "1.5s", "2h3m".
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")

@@ -3,15 +3,12 @@ Text formats (text, srt, vtt) come back as TextTranscription; json formats as Tr
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.openai_api._base import EMPTY_META, APIModel, ResponseMeta
 from bot.openai_api.multipart import encode_multipart, form_fields, guess_content_type
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 TranscriptionFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
 _TEXT_FORMATS = frozenset({"text", "srt", "vtt"})

@@ -3,7 +3,6 @@ Built once by the bot's setup_hook from settings; closes the HTTP session only i
 
 from __future__ import annotations
 
-import logging
 from types import TracebackType
 from typing import Self
 
@@ -18,8 +17,6 @@ from bot.openai_api.images import Images
 from bot.openai_api.models import Models
 from bot.openai_api.moderations import Moderations
 from bot.openai_api.transport import DEFAULT_BASE_URL, Sleep, Transport
-
-log = logging.getLogger(__name__)
 
 
 class OpenAIClient:

@@ -145,4 +145,4 @@ class Completions:
             **extra,
         ).to_json()
         response, meta = await self._t.open_stream("/completions", body, request_timeout=request_timeout)
-        return CompletionStream(response, meta, CompletionChunk, self._t.redact)
+        return CompletionStream(response, meta, CompletionChunk, self._t.secret_to_scrub)

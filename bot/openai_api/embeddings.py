@@ -4,7 +4,6 @@ Base64-encoded vectors (encoding_format="base64") are decoded to floats, so call
 from __future__ import annotations
 
 import base64
-import logging
 import sys
 from array import array
 from typing import Any, Literal
@@ -13,8 +12,6 @@ from pydantic import Field, field_validator
 
 from bot.openai_api._base import APIModel, RequestModel, Usage
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 EmbeddingInput = str | list[str] | list[int] | list[list[int]]
 

@@ -4,11 +4,8 @@ Owns OpenAIError and subclasses, error_from_response() and the retryable-or-not 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 # Codes/types that mean "no money left": retrying cannot help (openai-python #1671 is what retrying costs).
 QUOTA_CODES = frozenset(

@@ -3,7 +3,6 @@ Ids are percent-encoded into the path so an id can never address another endpoin
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -12,8 +11,6 @@ from pydantic import Field
 from bot.openai_api._base import APIModel
 from bot.openai_api.multipart import encode_multipart, form_fields, guess_content_type
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 
 class FileObject(APIModel):

@@ -3,7 +3,6 @@ Job fields are lenient because compatible servers fill only some of them."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -11,8 +10,6 @@ from pydantic import Field
 
 from bot.openai_api._base import APIModel, RequestModel
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 
 class FineTuningJobRequest(RequestModel):

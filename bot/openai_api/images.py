@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 from typing import Any, Literal
 
 from pydantic import Field
 
 from bot.openai_api._base import APIModel, RequestModel
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 
 class ImageRequest(RequestModel):

@@ -3,15 +3,12 @@ Models are retired often, so nothing else in the client names one."""
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import quote
 
 from pydantic import Field
 
 from bot.openai_api._base import APIModel
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 
 class Model(APIModel):
@@ -33,8 +30,11 @@ class Models:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    async def list(self, *, request_timeout: float | None = None) -> ModelList:
-        raw = await self._t.get("/models", request_timeout=request_timeout)
+    async def list(
+        self, *, request_timeout: float | None = None, max_retries: int | None = None
+    ) -> ModelList:
+        """`max_retries` overrides the client's for this call (the catalog refresh retries on its own)."""
+        raw = await self._t.get("/models", request_timeout=request_timeout, max_retries=max_retries)
         return self._t.parse(ModelList, raw)
 
     async def retrieve(self, model_id: str, *, request_timeout: float | None = None) -> Model:

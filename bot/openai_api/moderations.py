@@ -3,15 +3,12 @@ Accepts a string, a list of strings, or mixed text and image-URL parts; results 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pydantic import Field
 
 from bot.openai_api._base import APIModel, RequestModel
 from bot.openai_api.transport import Transport
-
-log = logging.getLogger(__name__)
 
 # Multi-modal parts: {"type": "text", "text": ...} or {"type": "image_url", "image_url": {"url": ...}}.
 ModerationInput = str | list[str] | list[dict[str, Any]]

@@ -3,13 +3,10 @@ Builds the whole body as bytes once, so a retried request re-sends it without re
 
 from __future__ import annotations
 
-import logging
 import mimetypes
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 # Types mimetypes may not know on a minimal system; these are the audio formats the API accepts.
 _EXTRA_TYPES = {

@@ -3,10 +3,7 @@ Pure (no I/O); follows the WHATWG event-stream rules for line ends, comments and
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,8 +138,8 @@ class Transport:
         return self._base
 
     @property
-    def redact(self) -> str:
-        """The secret to scrub from any text the server sends back."""
+    def secret_to_scrub(self) -> str:
+        """The API key, which streams must scrub from any error text the server sends back."""
         return self.__api_key
 
     @property
@@ -186,10 +186,15 @@ class Transport:
     # Public entry points used by the endpoint modules.
 
     async def get(
-        self, path: str, *, params: Mapping[str, Any] | None = None, request_timeout: float | None = None
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        request_timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> RawResponse:
         return await self._request(
-            "GET", path, None, self._get_headers, _clean_params(params), request_timeout
+            "GET", path, None, self._get_headers, _clean_params(params), request_timeout, max_retries
         )
 
     async def delete(self, path: str, *, request_timeout: float | None = None) -> RawResponse:
@@ -208,11 +213,16 @@ class Transport:
         self, path: str, body: bytes, *, request_timeout: float | None = None
     ) -> tuple[aiohttp.ClientResponse, ResponseMeta]:
         """POST and return the open response once a 2xx status arrives; the caller must close it."""
-        resp, meta = await self._send(
-            "POST", path, body, self._stream_headers, None, request_timeout, stream=True
-        )
-        assert isinstance(resp, aiohttp.ClientResponse)
-        return resp, meta
+        session = self._get_session()
+        url = self._url(path)
+        client_timeout = self._timeout_for(request_timeout, stream=True)
+        retries = 0
+        while True:
+            outcome = await self._stream_attempt(session, url, path, body, client_timeout, retries)
+            if not isinstance(outcome, _Failed):
+                return outcome
+            await self._wait_before_retry(outcome, "POST", path, retries, self.max_retries)
+            retries += 1
 
     def parse(self, model: type[M], raw: RawResponse) -> M:
         try:
@@ -234,93 +244,131 @@ class Transport:
         headers: Mapping[str, str],
         params: Mapping[str, str] | None,
         request_timeout: float | None,
+        max_retries: int | None = None,
     ) -> RawResponse:
-        resp, _ = await self._send(method, path, body, headers, params, request_timeout, stream=False)
-        assert isinstance(resp, RawResponse)
-        return resp
+        """Send and read the whole body, retrying what `is_retryable` allows."""
+        session = self._get_session()
+        url = self._url(path)
+        client_timeout = self._timeout_for(request_timeout, stream=False)
+        limit = self.max_retries if max_retries is None else max(0, max_retries)
+        retries = 0
+        while True:
+            outcome = await self._buffered_attempt(
+                session, method, url, path, body, headers, params, client_timeout, retries
+            )
+            if not isinstance(outcome, _Failed):
+                return outcome
+            await self._wait_before_retry(outcome, method, path, retries, limit)
+            retries += 1
 
-    async def _send(
+    async def _buffered_attempt(
         self,
+        session: aiohttp.ClientSession,
         method: str,
+        url: URL,
         path: str,
         body: bytes | None,
         headers: Mapping[str, str],
         params: Mapping[str, str] | None,
-        request_timeout: float | None,
-        *,
-        stream: bool,
-    ) -> tuple[RawResponse | aiohttp.ClientResponse, ResponseMeta]:
-        session = self._get_session()
-        url = self._url(path)
-        client_timeout = self._timeout_for(request_timeout, stream)
-        debug = log.isEnabledFor(logging.DEBUG)
-        retries = 0
-        while True:
-            started = time.perf_counter() if debug else 0.0
-            resp_headers: Mapping[str, str] | None = None
-            try:
-                resp = await session.request(
-                    method, url, data=body, headers=headers, params=params, timeout=client_timeout
-                )
-            except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
-                error: OpenAIError = self._transport_error(exc, method, path)
-            else:
-                status = resp.status
-                resp_headers = resp.headers
-                try:
-                    if status < 400 and stream:
-                        meta = _meta(resp_headers, status, retries)
-                        if debug:
-                            log.debug(
-                                "%s %s -> %d stream opened (attempt %d)", method, path, status, retries + 1
-                            )
-                        return resp, meta
-                    try:
-                        data = await resp.read()
-                    except (aiohttp.ClientError, OSError) as exc:
-                        error = self._transport_error(exc, method, path)
-                    else:
-                        if status < 400:
-                            meta = _meta(resp_headers, status, retries)
-                            if debug:
-                                log.debug(
-                                    "%s %s -> %d in %.1f ms (request id %s, attempt %d)",
-                                    method,
-                                    path,
-                                    status,
-                                    (time.perf_counter() - started) * 1000,
-                                    meta.request_id,
-                                    retries + 1,
-                                )
-                            return RawResponse(status, data, resp_headers, meta), meta
-                        error = error_from_response(status, data, resp_headers, redact=self.__api_key)
-                finally:
-                    if not (stream and status < 400):
-                        resp.release()
-            if retries >= self.max_retries or not is_retryable(error):
-                log.debug("%s %s failed without retry: %r", method, path, error)
-                raise error
-            delay = retry_delay(resp_headers, retries, self.max_retry_wait)
-            if delay is None:
-                log.warning(
-                    "%s %s: server asked to wait longer than %.0f s; giving up (%s)",
-                    method,
-                    path,
-                    self.max_retry_wait,
-                    type(error).__name__,
-                )
-                raise error
-            retries += 1
-            log.info(
-                "%s %s: %s, retry %d of %d in %.2f s",
+        client_timeout: aiohttp.ClientTimeout,
+        retries: int,
+    ) -> RawResponse | _Failed:
+        started = time.perf_counter()
+        try:
+            resp = await session.request(
+                method, url, data=body, headers=headers, params=params, timeout=client_timeout
+            )
+        except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+            return _Failed(self._transport_error(exc, method, path), None)
+        status = resp.status
+        resp_headers = resp.headers
+        try:
+            data = await resp.read()
+        except (aiohttp.ClientError, OSError) as exc:
+            return _Failed(self._transport_error(exc, method, path), resp_headers)
+        finally:
+            resp.release()
+        if status >= 400:
+            error = error_from_response(status, data, resp_headers, redact=self.__api_key)
+            return _Failed(error, resp_headers)
+        meta = _meta(resp_headers, status, retries)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %d in %.1f ms (request id %s, attempt %d)",
                 method,
                 path,
-                type(error).__name__,
-                retries,
-                self.max_retries,
-                delay,
+                status,
+                (time.perf_counter() - started) * 1000,
+                meta.request_id,
+                retries + 1,
             )
-            await self.sleep(delay)
+        return RawResponse(status, data, resp_headers, meta)
+
+    async def _stream_attempt(
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        path: str,
+        body: bytes,
+        client_timeout: aiohttp.ClientTimeout,
+        retries: int,
+    ) -> tuple[aiohttp.ClientResponse, ResponseMeta] | _Failed:
+        try:
+            resp = await session.request(
+                "POST", url, data=body, headers=self._stream_headers, timeout=client_timeout
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            return _Failed(self._transport_error(exc, "POST", path), None)
+        status = resp.status
+        resp_headers = resp.headers
+        if status < 400:
+            log.debug("POST %s -> %d stream opened (attempt %d)", path, status, retries + 1)
+            return resp, _meta(resp_headers, status, retries)
+        # An error status: its body is a small JSON error, read it whole and free the connection.
+        try:
+            data = await resp.read()
+        except (aiohttp.ClientError, OSError) as exc:
+            return _Failed(self._transport_error(exc, "POST", path), resp_headers)
+        finally:
+            resp.release()
+        return _Failed(error_from_response(status, data, resp_headers, redact=self.__api_key), resp_headers)
+
+    async def _wait_before_retry(
+        self, failed: _Failed, method: str, path: str, retries: int, max_retries: int
+    ) -> None:
+        """Sleep before retry number `retries + 1`, or raise the failure when it must not be retried."""
+        error = failed.error
+        if retries >= max_retries or not is_retryable(error):
+            log.debug("%s %s failed without retry: %r", method, path, error)
+            raise error
+        delay = retry_delay(failed.headers, retries, self.max_retry_wait)
+        if delay is None:
+            log.warning(
+                "%s %s: server asked to wait longer than %.0f s; giving up (%s)",
+                method,
+                path,
+                self.max_retry_wait,
+                type(error).__name__,
+            )
+            raise error
+        log.info(
+            "%s %s: %s, retry %d of %d in %.2f s",
+            method,
+            path,
+            type(error).__name__,
+            retries + 1,
+            max_retries,
+            delay,
+        )
+        await self.sleep(delay)
+
+
+@dataclass(slots=True)
+class _Failed:
+    """One failed attempt: the error to raise, and the response headers that may say when to retry."""
+
+    error: OpenAIError
+    headers: Mapping[str, str] | None
 
 
 def _meta(headers: Mapping[str, str], status: int, retries: int) -> ResponseMeta:

@@ -172,7 +172,7 @@ class WriteCog(commands.Cog, name="Write"):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         ctx = await self.bot.contexts.get(interaction, FEATURE.name)
-        models = await self.bot.model_catalog.completion_models() or []
+        models = self.bot.model_catalog.completion_models() or []
         needle = current.lower()
         return [
             app_commands.Choice(name=model, value=model)
@@ -220,7 +220,7 @@ class WriteCog(commands.Cog, name="Write"):
     async def _answer(self, request: _Request) -> bool:
         """Open the stream, acknowledge, stream the answer; False when it was refused before starting."""
         ctx, interaction = request.ctx, request.ctx.interaction
-        available = await self.bot.model_catalog.completion_models()
+        available = self.bot.model_catalog.completion_models()
         if available is not None and request.model not in available:
             await self._refuse(interaction, self._unknown_model(request.model, available, ctx.locale))
             return False

@@ -108,6 +108,19 @@ async def test_retries_are_bounded_by_max_retries(
     assert len(fake.requests_to("/completions")) == 3 and len(sleeps.delays) == 2
 
 
+async def test_a_call_can_lower_the_retries_to_none(
+    fake: FakeOpenAI, client: OpenAIClient, sleeps: Sleeps
+) -> None:
+    fake.add_fault(Fault(method="GET", path="/v1/models", status=503, times=5))
+    with pytest.raises(InternalServerError):
+        await client.models.list(max_retries=0)
+    assert len(fake.requests_to("/v1/models")) == 1 and sleeps.delays == []
+    # The client's own setting still applies to the next call.
+    with pytest.raises(InternalServerError):
+        await client.models.list()
+    assert len(fake.requests_to("/v1/models")) == 4 and len(sleeps.delays) == 2
+
+
 async def test_408_and_409_are_retried(fake: FakeOpenAI, client: OpenAIClient) -> None:
     fake.add_fault(Fault(method="GET", path="/v1/models", status=408, times=1))
     fake.add_fault(Fault(method="GET", path="/v1/models", status=409, times=1))

@@ -99,8 +99,8 @@ def test_shipped_catalogs_are_loaded_once() -> None:
     first = catalogs()
     assert catalogs() is first
     assert set(SUPPORTED_LOCALES) <= set(first)
-    assert t("common.yes", "zh-CN") == "是"
-    assert t("common.page", "en-US", page=2, pages=5) == "Page 2/5"
+    assert t("error.generic", "zh-CN") == "出了点问题。"
+    assert t("error.cooldown", "en-US", seconds=5) == "Slow down a little: try again in 5 s."
 
 
 def _write(path: Path, data: object | str) -> None:

@@ -1,15 +1,13 @@
-"""The small pure pieces behind /write: cost format, token estimate, model filter and cache, cooldowns."""
+"""The small pure pieces behind /write: cost format, token estimate, model filter, cooldowns."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
-from bot.model_catalog import ModelCatalog, is_completion_model
-from bot.openai_api import APIConnectionError
+from bot.model_catalog import is_completion_model
 from bot.usage.estimate import estimate_tokens
 from cogs.write.answer import format_usd
 from cogs.write.cog import Cooldowns
@@ -51,38 +49,6 @@ def test_estimate_tokens_counts_cjk_per_character() -> None:
 )
 def test_completion_model_filter(model: str, openai: bool, expected: bool) -> None:
     assert is_completion_model(model, openai_hosted=openai) is expected
-
-
-class FakeModels:
-    def __init__(self) -> None:
-        self.calls = 0
-        self.fail = False
-
-    async def list(self) -> Any:
-        self.calls += 1
-        if self.fail:
-            raise APIConnectionError("down")
-        return SimpleNamespace(data=[SimpleNamespace(id=m) for m in ("b-instruct", "a-instruct", "tts-1")])
-
-
-async def test_model_catalog_caches_and_keeps_a_stale_list_when_the_api_fails() -> None:
-    now = [0.0]
-    models = FakeModels()
-    catalog = ModelCatalog(SimpleNamespace(models=models), openai_hosted=True, ttl=300, clock=lambda: now[0])  # type: ignore[arg-type]
-    assert await catalog.completion_models() == ["a-instruct", "b-instruct"]
-    assert await catalog.ids() == ["a-instruct", "b-instruct", "tts-1"]
-    assert models.calls == 1
-    now[0] = 301
-    models.fail = True
-    assert await catalog.ids() == ["a-instruct", "b-instruct", "tts-1"]
-    assert models.calls == 2
-
-
-async def test_model_catalog_without_a_listing_checks_nothing() -> None:
-    models = FakeModels()
-    models.fail = True
-    catalog = ModelCatalog(SimpleNamespace(models=models), openai_hosted=False)  # type: ignore[arg-type]
-    assert await catalog.completion_models() is None
 
 
 def test_cooldowns_are_per_guild_and_member(monkeypatch: pytest.MonkeyPatch) -> None:
