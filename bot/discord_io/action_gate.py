@@ -37,17 +37,19 @@ class _RefusedResponse:
 class RememberedForbidden(discord.Forbidden):
     """Discord answered 403 to this action here before; it was not sent again.
 
-    A discord.Forbidden, so features handle it exactly like the 403 it stands for.
+    A discord.Forbidden with Discord's error code of that refusal, so features handle it exactly
+    like the 403 it stands for.
     """
 
-    def __init__(self, action: Action) -> None:
-        super().__init__(_RefusedResponse(), f"{action} was refused here before")
+    def __init__(self, action: Action, code: int) -> None:
+        super().__init__(_RefusedResponse(), {"code": code, "message": f"{action} was refused here before"})
 
 
 @dataclass(slots=True)
 class _Refusal:
     guild_id: int | None
     until: float
+    code: int  # Discord's JSON error code, e.g. 50013 Missing Permissions
 
 
 def action_of(route: Route, payload: Any) -> tuple[Action, Target] | None:
@@ -112,13 +114,14 @@ class ActionGate:
         return not self._remembered(_target_key(target, action), action) and permitted(target, action)
 
     def refuse_if_remembered(self, action: Action, target: Target) -> None:
-        if self._remembered(target, action):
-            raise RememberedForbidden(action)
+        refusal = self._refused.get((target, action))
+        if refusal is not None and refusal.until > self._clock():
+            raise RememberedForbidden(action, refusal.code)
 
-    def remember(self, action: Action, target: Target, guild_id: int | None) -> None:
+    def remember(self, action: Action, target: Target, guild_id: int | None, code: int) -> None:
         now = self._clock()
         self._refused = {key: r for key, r in self._refused.items() if r.until > now}
-        self._refused[(target, action)] = _Refusal(guild_id, now + REMEMBER_SECONDS)
+        self._refused[(target, action)] = _Refusal(guild_id, now + REMEMBER_SECONDS, code)
         log.info(
             "Discord refused %s on %s (guild %s); not trying again until permissions change",
             action,

@@ -53,7 +53,8 @@ class InvalidRequestCounter:
     async def _on_request_end(
         self, _session: aiohttp.ClientSession, _ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams
     ) -> None:
-        if counts_as_invalid(params.response.status, params.response.headers):
+        # Only the API counts; CDN downloads (attachments) share the session.
+        if "/api/" in params.url.path and counts_as_invalid(params.response.status, params.response.headers):
             self.record(params.response.status)
 
     def _expire(self) -> None:

@@ -75,9 +75,9 @@ class DiscordLimits:
         await self.budget.acquire(guild_id)
         try:
             return await original(route, **kwargs)
-        except discord.Forbidden:
+        except discord.Forbidden as exc:
             if gated is not None:
-                self.gate.remember(*gated, guild_id)
+                self.gate.remember(*gated, guild_id, exc.code)
             raise
 
 

@@ -41,8 +41,9 @@ async def test_a_403_is_remembered_not_retried_and_forgotten_on_a_permission_cha
     with pytest.raises(discord.Forbidden):
         await channel.send("first")
     assert limits.may(channel, "send") is False
-    with pytest.raises(RememberedForbidden):
+    with pytest.raises(RememberedForbidden) as refused:
         await channel.send("second")
+    assert refused.value.code == 50013  # what Discord said the first time
     assert posts_to(env, handle.id) == 1  # the second never reached Discord
     assert limits.invalid_requests.count == 0  # simcord has no HTTP session: nothing to trace
 

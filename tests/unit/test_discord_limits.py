@@ -18,7 +18,7 @@ from discord.ext import commands
 from discord.http import Route
 
 from bot.discord_io import invalid_requests
-from bot.discord_io.action_gate import RememberedForbidden
+from bot.discord_io.action_gate import REMEMBER_SECONDS, ActionGate, RememberedForbidden, action_of
 from bot.discord_io.invalid_requests import InvalidRequestCounter
 from bot.discord_io.limits import DiscordLimits
 
@@ -180,3 +180,54 @@ def test_warns_once_per_crossing_and_alarms_before_the_block(caplog: pytest.LogC
         counter.record(401)
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert counter.count == invalid_requests.WARN_AT
+
+
+def test_a_remembered_refusal_fades_after_an_hour_and_with_its_guilds_permission_change() -> None:
+    clock = FakeClock()
+    gate = ActionGate(clock=clock)
+    gate.remember("send", 10, guild_id=1, code=50013)
+    gate.remember("send", 20, guild_id=2, code=50001)
+    gate.remember("timeout", (1, 30), guild_id=1, code=50013)
+
+    with pytest.raises(RememberedForbidden) as refused:
+        gate.refuse_if_remembered("send", 20)
+    assert refused.value.code == 50001 and refused.value.status == 403
+    gate.refuse_if_remembered("edit", 20)  # another action in that channel is not refused
+
+    gate.forget_member(1, 30)
+    gate.refuse_if_remembered("timeout", (1, 30))
+    gate.forget_guild(1)
+    gate.refuse_if_remembered("send", 10)
+    with pytest.raises(RememberedForbidden):
+        gate.refuse_if_remembered("send", 20)  # guild 2 changed nothing
+
+    clock.now += REMEMBER_SECONDS
+    gate.refuse_if_remembered("send", 20)
+
+
+@pytest.mark.parametrize(
+    ("route", "payload", "expected"),
+    [
+        (Route("POST", "/channels/{channel_id}/messages", channel_id=5), {}, ("send", 5)),
+        (
+            Route("PATCH", "/channels/{channel_id}/messages/{message_id}", channel_id=5, message_id=6),
+            {},
+            ("edit", 5),
+        ),
+        (
+            Route("DELETE", "/channels/{channel_id}/messages/{message_id}", channel_id=5, message_id=6),
+            None,
+            ("delete", 5),
+        ),
+        (Route("POST", "/channels/{channel_id}/messages/bulk-delete", channel_id=5), {}, ("delete", 5)),
+        (
+            Route("PATCH", "/guilds/{guild_id}/members/{user_id}", guild_id=3, user_id=4),
+            {"communication_disabled_until": None},
+            ("timeout", (3, 4)),
+        ),
+        (Route("PATCH", "/guilds/{guild_id}/members/{user_id}", guild_id=3, user_id=4), {"nick": "x"}, None),
+        (Route("GET", "/channels/{channel_id}/messages", channel_id=5), None, None),
+    ],
+)
+def test_which_rest_calls_are_gated(route: Route, payload: Any, expected: Any) -> None:
+    assert action_of(route, payload) == expected
