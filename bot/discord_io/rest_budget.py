@@ -128,15 +128,16 @@ class RestBudget:
         """Start the next waiter in turn; False when nobody waits."""
         for priority in Priority:
             lanes = self._waiting[priority]
-            while lanes:
-                lane = next(iter(lanes))
-                queue = lanes.pop(lane)
-                ticket = queue.popleft()
-                if queue:
-                    lanes[lane] = queue  # back of the round
-                self._started.append(self._clock())
-                ticket.grant()
-                return True
+            if not lanes:
+                continue
+            lane = next(iter(lanes))
+            queue = lanes.pop(lane)
+            ticket = queue.popleft()
+            if queue:
+                lanes[lane] = queue  # back of the round
+            self._started.append(self._clock())
+            ticket.grant()
+            return True
         return False
 
     async def _run(self) -> None:

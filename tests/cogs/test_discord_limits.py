@@ -121,3 +121,19 @@ async def test_the_budget_spreads_a_burst_over_seconds_in_simcord_too(simcord_en
 
     assert sorted(m.content for m in handle.history() if m.author.bot) == [f"m{n}" for n in range(5)]
     assert sent_at == [0.0, 0.0, 1.0, 1.0, 2.0]
+
+
+async def test_interaction_responses_are_outside_the_budget(simcord_env: Any) -> None:
+    env = simcord_env
+    guild = env.create_guild()
+    handle = guild.create_text_channel("general")
+    alice = guild.add_member(env.create_user("alice"))
+    limits = DiscordLimits(1)
+    limits.install(env.bot)
+
+    start = time.monotonic()
+    await env.bot.get_channel(handle.id).send("uses this second's one request")
+    result = await alice.slash(handle, "help")
+
+    assert result.acknowledged
+    assert time.monotonic() - start < 1.0  # /help's answer did not wait for the next second
