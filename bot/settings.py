@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     max_retries: Annotated[int, Field(ge=0, le=10)] = Field(
         default=2, description="Extra tries for connection errors, 408, 409, 429 and 5xx."
     )
+    discord_rest_per_second: Annotated[int, Field(ge=1, le=50)] = Field(
+        default=45,
+        description="Discord REST requests per second for the whole bot (Discord allows 50).",
+    )
     pricing_path: Path | None = Field(
         default=None, description="JSON pricing file replacing the shipped one."
     )
