@@ -21,6 +21,7 @@ from bot.clients import build_api_client
 from bot.context import ContextBuilder
 from bot.db import CommandSyncRepo, Database, FeatureSettingsRepo, GuildSettingsRepo
 from bot.discord_io.edit_scheduler import EditScheduler
+from bot.discord_io.limits import DiscordLimits
 from bot.discord_io.mentions import NO_PINGS
 from bot.error_handler import handle_app_command_error
 from bot.features import PRIVILEGED_INTENTS, FeatureRegistry
@@ -73,7 +74,11 @@ class OpenAIBot(commands.Bot):
         intents = self.features.intents()
         for name in refused_intents:
             setattr(intents, name, False)
+        # Discord's global REST limits; the invalid-request counter traces discord.py's own HTTP
+        # session, which is made at login (before setup_hook), so it is handed over here.
+        self.discord_limits = DiscordLimits(settings.discord_rest_per_second)
         super().__init__(
+            http_trace=self.discord_limits.http_trace,
             command_prefix=commands.when_mentioned,
             intents=intents,
             allowed_mentions=NO_PINGS,
@@ -92,6 +97,7 @@ class OpenAIBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
+        self.discord_limits.install(self)
         services = self._services
         # Each service is released in reverse order of opening, each step guarded by the stack.
         self.http_session = await services.enter_async_context(aiohttp.ClientSession())

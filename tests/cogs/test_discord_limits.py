@@ -1,6 +1,7 @@
 """Discord's global limits with the real bot in simcord: remembered 403s, cached permissions, budget.
 
-Each test installs its own DiscordLimits on the running bot, as setup_hook does.
+The bot's own DiscordLimits (installed in setup_hook) is under test; the budget tests restart the
+bot with a small DISCORD_REST_PER_SECOND so a burst shows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import discord
 import pytest
 
 from bot.discord_io.action_gate import RememberedForbidden
-from bot.discord_io.limits import DiscordLimits
+from bot.settings import Settings
 
 
 def posts_to(env: Any, channel_id: int) -> int:
@@ -26,8 +27,7 @@ async def test_a_403_is_remembered_not_retried_and_forgotten_on_a_permission_cha
     env = simcord_env
     guild = env.create_guild()
     handle = guild.create_text_channel("general")
-    limits = DiscordLimits(45)
-    limits.install(env.bot)
+    limits = env.bot.discord_limits
     channel = env.bot.get_channel(handle.id)
     env.inject_error(
         "POST",
@@ -65,8 +65,7 @@ async def test_may_reads_cached_permissions_before_anything_is_sent(simcord_env:
         "announcements", overwrites={bot_member: discord.PermissionOverwrite(send_messages=False)}
     )
     open_ = guild.create_text_channel("general")
-    limits = DiscordLimits(45)
-    limits.install(env.bot)
+    limits = env.bot.discord_limits
     requests_before = len(env.http_requests)
 
     assert limits.may(env.bot.get_channel(quiet.id), "send") is False
@@ -85,8 +84,7 @@ async def test_may_time_out_follows_the_role_hierarchy(simcord_env: Any) -> None
     peer = guild.add_member(env.create_user("peer"), roles=[guild.roles["TestBot"]])
     carol = guild.add_member(env.create_user("carol"), roles=[admins])
     cached = env.bot.get_guild(guild.id)
-    limits = DiscordLimits(45)
-    limits.install(env.bot)
+    limits = env.bot.discord_limits
     assert cached.me.guild_permissions.moderate_members
 
     assert limits.may(await cached.fetch_member(alice.id), "timeout") is True
@@ -96,13 +94,18 @@ async def test_may_time_out_follows_the_role_hierarchy(simcord_env: Any) -> None
     assert limits.may(env.bot.get_channel(guild.create_text_channel("general").id), "timeout") is False
 
 
-async def test_the_budget_spreads_a_burst_over_seconds_in_simcord_too(simcord_env: Any) -> None:
+async def _bot_with_budget(env: Any, new_bot: Any, bot_settings: Settings, per_second: int) -> None:
+    await env.restart_bot(new_bot(bot_settings.model_copy(update={"discord_rest_per_second": per_second})))
+
+
+async def test_the_budget_spreads_a_burst_over_seconds_in_simcord_too(
+    simcord_env: Any, new_bot: Any, bot_settings: Settings
+) -> None:
     env = simcord_env
+    await _bot_with_budget(env, new_bot, bot_settings, 2)
     guild = env.create_guild()
     handle = guild.create_text_channel("general")
     alice = guild.add_member(env.create_user("alice"))
-    limits = DiscordLimits(2)
-    limits.install(env.bot)
     sent_at: list[float] = []
 
     # The bot answers a message with five at once, as a feature would (in the bot's own task).
@@ -123,13 +126,14 @@ async def test_the_budget_spreads_a_burst_over_seconds_in_simcord_too(simcord_en
     assert sent_at == [0.0, 0.0, 1.0, 1.0, 2.0]
 
 
-async def test_interaction_responses_are_outside_the_budget(simcord_env: Any) -> None:
+async def test_interaction_responses_are_outside_the_budget(
+    simcord_env: Any, new_bot: Any, bot_settings: Settings
+) -> None:
     env = simcord_env
+    await _bot_with_budget(env, new_bot, bot_settings, 1)
     guild = env.create_guild()
     handle = guild.create_text_channel("general")
     alice = guild.add_member(env.create_user("alice"))
-    limits = DiscordLimits(1)
-    limits.install(env.bot)
 
     start = time.monotonic()
     await env.bot.get_channel(handle.id).send("uses this second's one request")
