@@ -91,6 +91,17 @@ class OpenAIBot(commands.Bot):
         self._services = contextlib.AsyncExitStack()
         self.tree.error(self._on_tree_error)
 
+    def invite_url(self) -> str:
+        """The invite link asking for exactly what the loaded features need."""
+        return discord.utils.oauth_url(
+            self.application_id or 0,
+            permissions=self.features.permissions(),
+            scopes=("bot", "applications.commands"),
+        )
+
+    async def on_ready(self) -> None:
+        log.info("Ready as %s in %d servers; invite link: %s", self.user, len(self.guilds), self.invite_url())
+
     @property
     def requested_privileged_intents(self) -> frozenset[str]:
         return frozenset(name for name in PRIVILEGED_INTENTS if getattr(self.intents, name))

@@ -168,8 +168,11 @@ class FeatureRegistry:
         return intents
 
     def permissions(self) -> discord.Permissions:
-        """What the invite link asks for: what every feature needs, plus reading and replying."""
-        permissions = discord.Permissions(view_channel=True, send_messages=True)
+        """What the invite link asks for: what every feature needs, plus reading and replying
+        (in threads too: commands are used there)."""
+        permissions = discord.Permissions(
+            view_channel=True, send_messages=True, send_messages_in_threads=True
+        )
         for feature in self:
             for name in feature.permissions:
                 setattr(permissions, name, True)

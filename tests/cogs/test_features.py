@@ -26,7 +26,11 @@ async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, ne
     # /help and /write read no message content: no privileged intent is requested.
     assert not bot.requested_privileged_intents
     assert bot.features.permissions() == discord.Permissions(
-        view_channel=True, send_messages=True, attach_files=True
+        view_channel=True, send_messages=True, send_messages_in_threads=True, attach_files=True
+    )
+    assert bot.invite_url() == (
+        f"https://discord.com/oauth2/authorize?client_id={bot.application_id}"
+        "&scope=bot+applications.commands&permissions=274877942784"
     )
     listening = new_bot(extensions=(*EXTENSIONS, LISTENER))
     assert listening.requested_privileged_intents == {"message_content"}
