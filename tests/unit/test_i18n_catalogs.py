@@ -1,28 +1,41 @@
-"""Every shipped catalog file: same files, same keys, same {placeholders} in en-US and zh-CN.
-Also Discord's rules for localized command names (keys ending in .name) and descriptions."""
+"""Every shipped catalog file, the core's and each loaded feature's: same files, same keys, same
+{placeholders} in en-US and zh-CN; Discord's rules for localized command names and descriptions."""
 
 from __future__ import annotations
 
 import re
 import string
 from importlib.abc import Traversable
+from pathlib import Path
 
 import pytest
 
+from bot.app import EXTENSIONS
+from bot.features import FeatureRegistry
 from bot.i18n import SUPPORTED_LOCALES
-from bot.i18n.catalog import catalog_files, default_root, load_catalogs, read_file
+from bot.i18n.catalog import catalog_files, catalogs, default_root, load_catalogs, read_file, roots
 
-FILES = catalog_files(default_root())
+# Declaring a feature registers its catalogs: read every one the shipped bot loads.
+FEATURES = FeatureRegistry.from_extensions(EXTENSIONS)
+FILES: dict[str, list[Traversable]] = {}
+for _root in roots():
+    for _locale, _files in catalog_files(_root).items():
+        FILES.setdefault(_locale, []).extend(_files)
 # Python's \w covers \p{L} and \p{N} (and _); close enough to Discord's name regex, plus lowercase.
 NAME_RE = re.compile(r"^[-_\w]{1,32}$", re.UNICODE)
 
 
 def _file_names(locale: str) -> set[str]:
-    return {f.name for f in FILES.get(locale, [])}
+    return {_name(f) for f in FILES.get(locale, [])}
 
 
 def _by_name(locale: str) -> dict[str, Traversable]:
-    return {f.name: f for f in FILES.get(locale, [])}
+    return {_name(f): f for f in FILES.get(locale, [])}
+
+
+def _name(path: Traversable) -> str:
+    """A file's name with its root's parent, so two roots' files of the same name stay apart."""
+    return f"{Path(str(path)).parents[2].name}/{path.name}"
 
 
 def _fields(template: str) -> set[str]:
@@ -40,6 +53,12 @@ def test_every_supported_locale_has_catalogs() -> None:
 def test_shipped_catalogs_load_without_duplicates() -> None:
     merged = load_catalogs(default_root())
     assert set(SUPPORTED_LOCALES) <= set(merged)
+    # Each feature's catalogs are merged in, and a key defined in two roots would raise.
+    assert len(roots()) > 1
+    assert catalogs()["zh-CN"]["feature.write"] == "文本写作"
+    for feature in FEATURES:
+        for locale in SUPPORTED_LOCALES:
+            assert f"feature.{feature.name}" in catalogs()[locale], f"{feature.name} has no name in {locale}"
 
 
 @pytest.mark.parametrize("file_name", ALL_FILE_NAMES)
