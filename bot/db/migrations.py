@@ -68,6 +68,16 @@ def split_statements(sql: str) -> Iterator[str]:
         raise MigrationError("migration ends with an incomplete statement (missing ';'?)")
 
 
+async def _run(conn: aiosqlite.Connection, migration: Migration, label: str) -> None:
+    """Execute one migration's statements inside the caller's transaction."""
+    log.info("applying migration %s", label)
+    try:
+        for statement in split_statements(migration.sql):
+            await conn.execute_fetchall(statement)
+    except sqlite3.Error as exc:
+        raise MigrationError(f"migration {label} failed: {exc}") from exc
+
+
 async def current_version(conn: aiosqlite.Connection) -> int:
     rows = await conn.execute_fetchall(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
@@ -104,12 +114,7 @@ async def apply(
             )
         pending = [m for m in migrations if version < m.version <= target]
         for migration in pending:
-            log.info("applying migration %s", migration.name)
-            try:
-                for statement in split_statements(migration.sql):
-                    await conn.execute_fetchall(statement)
-            except sqlite3.Error as exc:
-                raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+            await _run(conn, migration, migration.name)
             await conn.execute_fetchall(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, datetime.now(UTC).isoformat()),
@@ -144,12 +149,7 @@ async def apply_feature(conn: aiosqlite.Connection, feature: str, migrations: Se
             )
         pending = [m for m in migrations if m.version > version]
         for migration in pending:
-            log.info("applying migration %s of feature %s", migration.name, feature)
-            try:
-                for statement in split_statements(migration.sql):
-                    await conn.execute_fetchall(statement)
-            except sqlite3.Error as exc:
-                raise MigrationError(f"migration {migration.name} of {feature!r} failed: {exc}") from exc
+            await _run(conn, migration, f"{migration.name} of {feature!r}")
             await conn.execute_fetchall(
                 "INSERT INTO feature_migrations (feature, version, name, applied_at) VALUES (?, ?, ?, ?)",
                 (feature, migration.version, migration.name, datetime.now(UTC).isoformat()),
