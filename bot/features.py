@@ -88,10 +88,6 @@ class Feature:
             # any command is built or synced, in the bot and in tests alike.
             add_catalog_root(self.locales)
 
-    @property
-    def privileged_intents(self) -> frozenset[str]:
-        return self.intents & PRIVILEGED_INTENTS
-
 
 PRIVILEGED_INTENTS: frozenset[str] = frozenset({"members", "presences", "message_content"})
 
@@ -144,20 +140,11 @@ class FeatureRegistry:
         self._features.pop(name, None)
         self.unavailable.pop(name, None)
 
-    def get(self, name: str) -> Feature | None:
-        return self._features.get(name)
-
     def __getitem__(self, name: str) -> Feature:
         return self._features[name]
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._features
-
     def __iter__(self) -> Iterator[Feature]:
         return iter(self._features.values())
-
-    def __len__(self) -> int:
-        return len(self._features)
 
     def intents(self) -> discord.Intents:
         """What the gateway must deliver: the default non-privileged intents plus each feature's."""
