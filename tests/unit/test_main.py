@@ -53,11 +53,15 @@ def test_check_is_routed_to_the_doctor(monkeypatch: pytest.MonkeyPatch, tmp_path
     _env(monkeypatch, tmp_path)
     seen: list[Any] = []
 
-    async def fake_checks(settings: Any) -> int:
-        seen.append(settings)
+    async def fake_checks(settings: Any, *, strict: bool) -> int:
+        seen.append((settings, strict))
         return 7
 
     monkeypatch.setattr("bot.doctor.run_checks", fake_checks)
     monkeypatch.setattr("bot.logging_setup.configure_logging", lambda *a, **k: None)
     assert entry.main(["check"]) == 7
-    assert seen and seen[0].database_path == tmp_path / "bot.db"
+    assert entry.main(["check", "--strict"]) == 7
+    assert [(s.database_path, strict) for s, strict in seen] == [
+        (tmp_path / "bot.db", False),
+        (tmp_path / "bot.db", True),
+    ]
