@@ -1,4 +1,4 @@
-"""SIGTERM to a running `python -m bot` (as `docker stop` sends it) ends it cleanly within 10 s.
+"""SIGTERM (as `docker stop` sends it) or Ctrl-C to a running `python -m bot` ends it cleanly within 10 s.
 
 The bot runs as a real process against a stub Discord and the fake OpenAI server, both on
 loopback; a member's /write answer is still streaming when the signal arrives.
@@ -35,8 +35,9 @@ def _wait_for(condition: Any, timeout: float, what: str, proc: subprocess.Popen[
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; the bot said:\n{out}")
 
 
-def test_sigterm_finishes_the_running_answer_records_usage_and_exits_0(
-    tmp_path: Path, discord_stub: DiscordStub, fake_openai_threaded: Any
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_stop_signal_finishes_the_running_answer_records_usage_and_exits_0(
+    tmp_path: Path, discord_stub: DiscordStub, fake_openai_threaded: Any, stop_signal: signal.Signals
 ) -> None:
     fake_openai_threaded.stream_delay = 0.2  # 200 words take 40 s: still streaming at SIGTERM
     db_path = tmp_path / "bot.db"
@@ -63,11 +64,11 @@ def test_sigterm_finishes_the_running_answer_records_usage_and_exits_0(
 
         _wait_for(streaming, 20, "the answer to start streaming into Discord", proc)
         started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         try:
             out, _ = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
-            pytest.fail("the bot was still running 15 s after SIGTERM")
+            pytest.fail(f"the bot was still running 15 s after {stop_signal.name}")
         elapsed = time.monotonic() - started
     finally:
         if proc.poll() is None:
@@ -77,7 +78,7 @@ def test_sigterm_finishes_the_running_answer_records_usage_and_exits_0(
     assert proc.returncode == 0, out
     assert elapsed < 10, f"shutdown took {elapsed:.1f} s"
     assert "Traceback" not in out, out
-    assert "SIGTERM received" in out
+    assert f"{stop_signal.name} received" in out
     # Voice is never used: discord.py's warnings about its libraries are silenced.
     assert "PyNaCl" not in out and "davey" not in out
     # The answer's last edit says it ended early, and what it used is in the ledger.
