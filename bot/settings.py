@@ -38,15 +38,18 @@ def database_path_problem(path: Path) -> str | None:
         parent = parent.parent
     if not parent.is_dir():
         return f"{parent} is not a folder, so {path} cannot be created there"
-    if parent == path.parent:
-        if not os.access(parent, os.W_OK | os.X_OK):
-            return f"its folder {parent} is not writable"
-        return None
-    # Folders are missing: try what Database.open will do (some, like /proc, refuse even root).
+    # Try what Database.open will do, in a throw-away entry: permission bits alone do not say it
+    # (root passes them, yet /proc and read-only mounts refuse everyone).
     try:
-        tempfile.TemporaryDirectory(dir=parent).cleanup()
+        if parent == path.parent:
+            tempfile.TemporaryFile(dir=parent).close()
+        else:
+            tempfile.TemporaryDirectory(dir=parent).cleanup()
     except OSError as exc:
-        return f"its folder {path.parent} cannot be created ({exc.strerror or type(exc).__name__})"
+        reason = exc.strerror or type(exc).__name__
+        if parent == path.parent:
+            return f"its folder {parent} is not writable ({reason})"
+        return f"its folder {path.parent} cannot be created ({reason})"
     return None
 
 
@@ -78,7 +81,9 @@ class Settings(BaseSettings):
         description="Discord REST base URL (paths such as /users/@me are appended); for a REST proxy.",
     )
     database_path: Path = Field(
-        default=Path("data/bot.db"), description="SQLite file; parent folders are created."
+        default=Path("data/bot.db"),
+        validate_default=True,
+        description="SQLite file; parent folders are created.",
     )
     completion_model: str = Field(default="gpt-3.5-turbo-instruct", description="Default model for /write.")
     image_model: str = Field(default="gpt-image-2", description="Default model for /imagine.")

@@ -110,6 +110,7 @@ def test_readme_configuration_table_lists_every_setting(readme: str) -> None:
     [
         ("", "DATABASE_PATH must not be empty"),
         ("/proc/x/bot.db", "DATABASE_PATH its folder /proc/x cannot be created"),
+        ("/proc/bot.db", "DATABASE_PATH its folder /proc is not writable"),
         ("{tmp}", "DATABASE_PATH {tmp} is a folder"),
         ("{tmp}/file.txt/bot.db", "is not a folder, so"),
     ],
