@@ -25,6 +25,9 @@ def bot_env(env: dict[str, str]) -> dict[str, str]:
     """A clean environment for `python -m bot`: nothing from the developer's shell leaks in."""
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
     clean["PYTHONPATH"] = str(REPO)
+    # Never the internet: Discord and the API default to a closed loopback port unless a test says.
+    clean["DISCORD_API_BASE"] = "http://127.0.0.1:9/api/v10"
+    clean["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
     clean.update(env)
     return clean
 

@@ -18,6 +18,9 @@ def run_bot(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
     """`python -m bot` in a clean environment, from an empty folder (so no stray .env is read)."""
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
     clean["PYTHONPATH"] = str(REPO)
+    # Never the internet: Discord and the API default to a closed loopback port unless a test says.
+    clean["DISCORD_API_BASE"] = "http://127.0.0.1:9/api/v10"
+    clean["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
