@@ -88,6 +88,11 @@ class Feature:
             # any command is built or synced, in the bot and in tests alike.
             add_catalog_root(self.locales)
 
+    @property
+    def privileged_intents(self) -> frozenset[str]:
+        """The intents Discord must have enabled in the developer portal for this feature."""
+        return self.intents & PRIVILEGED_INTENTS
+
 
 PRIVILEGED_INTENTS: frozenset[str] = frozenset({"members", "presences", "message_content"})
 

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,12 +26,40 @@ log = logging.getLogger(__name__)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
+def database_path_problem(path: Path) -> str | None:
+    """Why SQLite could not create or open a file at `path`, or None; checked before anything opens it."""
+    if path.is_dir():
+        return f"{path} is a folder; name a file in it, e.g. {path / 'bot.db'}"
+    if path.exists():
+        return None if os.access(path, os.R_OK | os.W_OK) else f"{path} is not writable"
+    # The nearest existing folder must let us create what is missing below it.
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a folder, so {path} cannot be created there"
+    # Try what Database.open will do, in a throw-away entry: permission bits alone do not say it
+    # (root passes them, yet /proc and read-only mounts refuse everyone).
+    try:
+        if parent == path.parent:
+            tempfile.TemporaryFile(dir=parent).close()
+        else:
+            tempfile.TemporaryDirectory(dir=parent).cleanup()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if parent == path.parent:
+            return f"its folder {parent} is not writable ({reason})"
+        return f"its folder {path.parent} cannot be created ({reason})"
+    return None
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; the env var name is the field name in upper case."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
-        env_file_encoding="utf-8",
+        # utf-8-sig: a BOM written by Windows editors is dropped instead of joining the first key.
+        env_file_encoding="utf-8-sig",
         case_sensitive=False,
         # Unknown .env keys are reported by `unknown_env_file_keys` with a warning, not an error.
         extra="ignore",
@@ -45,15 +76,21 @@ class Settings(BaseSettings):
     )
     openai_organization: str | None = Field(default=None, description="Optional OpenAI-Organization header.")
     openai_project: str | None = Field(default=None, description="Optional OpenAI-Project header.")
+    discord_api_base: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://discord.com/api/v10"),
+        description="Discord REST base URL (paths such as /users/@me are appended); for a REST proxy.",
+    )
     database_path: Path = Field(
-        default=Path("data/bot.db"), description="SQLite file; parent folders are created."
+        default=Path("data/bot.db"),
+        validate_default=True,
+        description="SQLite file; parent folders are created.",
     )
     completion_model: str = Field(default="gpt-3.5-turbo-instruct", description="Default model for /write.")
     image_model: str = Field(default="gpt-image-2", description="Default model for /imagine.")
     transcription_model: str = Field(default="whisper-1", description="Default transcription model.")
     embedding_model: str = Field(default="text-embedding-3-small", description="Default embedding model.")
     moderation_model: str = Field(default="omni-moderation-latest", description="Default moderation model.")
-    request_timeout: Annotated[float, Field(gt=0, le=600)] = Field(
+    request_timeout: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = Field(
         default=60.0, description="Seconds before one API request times out."
     )
     max_retries: Annotated[int, Field(ge=0, le=10)] = Field(
@@ -78,6 +115,42 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value
 
+    @field_validator(
+        "completion_model", "image_model", "transcription_model", "embedding_model", "moderation_model"
+    )
+    @classmethod
+    def _model_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a model (it is empty)")
+        return value.strip()
+
+    @field_validator("openai_base_url", "discord_api_base")
+    @classmethod
+    def _no_credentials(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        # The message must not repeat them: hide_input_in_errors keeps the value out of it.
+        if value.username or value.password:
+            raise ValueError(
+                "must not contain a user name or password; remove them from the URL "
+                "(the API key goes in OPENAI_API_KEY)"
+            )
+        return value
+
+    @field_validator("database_path", mode="before")
+    @classmethod
+    def _database_path_given(cls, value: Any) -> Any:
+        # Path("") is ".", a directory: say what is wrong instead.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty; use e.g. data/bot.db")
+        return value
+
+    @field_validator("database_path")
+    @classmethod
+    def _database_path_usable(cls, value: Path) -> Path:
+        problem = database_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
@@ -94,19 +167,13 @@ class Settings(BaseSettings):
         return str(self.openai_base_url).rstrip("/")
 
     @property
+    def discord_api_url(self) -> str:
+        return str(self.discord_api_base).rstrip("/")
+
+    @property
     def openai_hosted(self) -> bool:
         """True when talking to OpenAI itself rather than a compatible server."""
         return (self.openai_base_url.host or "").endswith("openai.com")
-
-    def default_models(self) -> dict[str, str]:
-        """Default model per feature, as the guild settings repository expects them."""
-        return {
-            "write": self.completion_model,
-            "imagine": self.image_model,
-            "transcribe": self.transcription_model,
-            "embeddings": self.embedding_model,
-            "moderation": self.moderation_model,
-        }
 
 
 # How to fix each kind of problem, by pydantic error type; the variable name is added in front.
@@ -116,6 +183,7 @@ _HINTS: dict[str, str] = {
     "url_scheme": "must start with http:// or https://",
     "int_parsing": "must be a whole number",
     "float_parsing": "must be a number",
+    "finite_number": "must be a number",
     "literal_error": "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "greater_than": "must be greater than {gt}",
     "greater_than_equal": "must be at least {ge}",
@@ -144,12 +212,48 @@ def _describe(error: Any) -> str:
     return f"{name} {hint}"
 
 
+def check_env_file_encoding(env_file: str | Path | None) -> None:
+    """Raise SettingsError naming the first line of `env_file` that is not UTF-8 text."""
+    if env_file is None or not Path(env_file).is_file():
+        return
+    data = Path(env_file).read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SettingsError([f"{env_file} line {line} is not UTF-8 text; save the file as UTF-8"]) from None
+
+
+def _typo_hints(
+    problems: list[str], missing: list[tuple[int, str]], env_file: str | Path | None
+) -> list[str]:
+    """Add "X in .env looks like a typo of NAME" to each missing setting a .env key nearly spells."""
+    try:
+        unknown = unknown_env_file_keys(env_file)
+    except (OSError, UnicodeDecodeError):
+        return problems
+    out = list(problems)
+    for index, name in missing:
+        close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.8)
+        if close:
+            out[index] += f" ({close[0]} in {env_file} looks like a typo of {name})"
+    return out
+
+
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Read settings; raise SettingsError naming each bad variable (never echoing its value)."""
+    check_env_file_encoding(env_file)
     try:
         return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
-        raise SettingsError([_describe(error) for error in exc.errors()]) from None
+        errors = exc.errors()
+        problems = [_describe(error) for error in errors]
+        missing = [
+            (i, ".".join(str(p) for p in e["loc"]).upper())
+            for i, e in enumerate(errors)
+            if e["type"] == "missing"
+        ]
+        raise SettingsError(_typo_hints(problems, missing, env_file)) from None
 
 
 def unknown_env_file_keys(env_file: str | Path | None = ".env") -> list[str]:
@@ -158,7 +262,7 @@ def unknown_env_file_keys(env_file: str | Path | None = ".env") -> list[str]:
         return []
     known = {name.upper() for name in Settings.model_fields}
     unknown = []
-    for raw in Path(env_file).read_text(encoding="utf-8").splitlines():
+    for raw in Path(env_file).read_text(encoding="utf-8-sig").splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -191,6 +295,8 @@ def settings_table() -> list[tuple[str, str, str]]:
 __all__ = [
     "Settings",
     "SettingsError",
+    "check_env_file_encoding",
+    "database_path_problem",
     "load_settings",
     "secrets_of",
     "settings_table",

@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Mapping
 from importlib import resources
-from importlib.abc import Traversable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
