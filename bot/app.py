@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db import CommandSyncRepo, Database, GuildDefaults, GuildSettings, GuildSettingsRepo
-from bot.discord_io.edit_scheduler import EditScheduler
+from bot.discord_io.edit_scheduler import EditPacing, EditScheduler
 from bot.discord_io.mentions import NO_PINGS
 from bot.error_handler import handle_app_command_error
 from bot.i18n import BotTranslator, reply_locale
@@ -45,7 +45,13 @@ class OpenAIBot(commands.Bot):
     edit_scheduler: EditScheduler
     model_catalog: ModelCatalog
 
-    def __init__(self, settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        edit_pacing: EditPacing | None = None,
+    ) -> None:
         intents = discord.Intents.default()
         # Privileged: moderation and transcription read message content and attachments.
         intents.message_content = True
@@ -57,6 +63,7 @@ class OpenAIBot(commands.Bot):
         )
         self.settings = settings
         self.extensions_to_load = extensions
+        self.edit_pacing = edit_pacing  # None: Discord's limits (tests pass shorter intervals)
         self.failed_extensions: dict[str, str] = {}
         self.commands_synced = False
         self._opened: list[str] = []
@@ -85,7 +92,7 @@ class OpenAIBot(commands.Bot):
         )
         self._opened.append("api")
         self.model_catalog = ModelCatalog(self.api, openai_hosted=settings.openai_hosted)
-        self.edit_scheduler = EditScheduler()
+        self.edit_scheduler = EditScheduler(self.edit_pacing)
         self._opened.append("edit_scheduler")
         await self.tree.set_translator(BotTranslator())
         for extension in self.extensions_to_load:
@@ -175,6 +182,8 @@ class OpenAIBot(commands.Bot):
         await handle_app_command_error(self, interaction, error)
 
 
-def create_bot(settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS) -> OpenAIBot:
+def create_bot(
+    settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS, edit_pacing: EditPacing | None = None
+) -> OpenAIBot:
     """Build the bot without touching the network; services open in `setup_hook`."""
-    return OpenAIBot(settings, extensions=extensions)
+    return OpenAIBot(settings, extensions=extensions, edit_pacing=edit_pacing)

@@ -1,4 +1,4 @@
-"""split_message / split_stream: size limit, boundaries, code fences, exact reconstruction."""
+"""split_message, split_stream, StreamSplitter: size limit, boundaries, code fences, reconstruction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.discord_io.splitting import (
     MIN_LIMIT,
+    StreamSplitter,
     split_message,
     split_spans,
     split_stream,
@@ -140,3 +141,32 @@ def test_stream_live_tail_is_the_next_chunk() -> None:
     assert snap.finalized == split_message(text, 2000)[: len(snap.finalized)]
     assert text[snap.live_start :].startswith(snap.live)
     assert split_stream("", 2000).live == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXTS, limit=st.integers(MIN_LIMIT, 300), cuts=st.lists(st.integers(1, 40), max_size=200))
+def test_property_incremental_splitter_equals_splitting_the_whole_text_at_every_step(
+    text: str, limit: int, cuts: list[int]
+) -> None:
+    # Small steps cut fences and their language tags in every possible place.
+    splitter = StreamSplitter(limit)
+    pos = 0
+    for cut in [*cuts, len(text)]:
+        pos = min(len(text), pos + cut)
+        before = len(splitter.finalized)
+        new = splitter.feed(text[:pos])
+        snap = split_stream(text[:pos], limit)
+        assert splitter.finalized == snap.finalized
+        assert new == snap.finalized[before:]
+        assert splitter.live() == snap.live
+        assert splitter.live_start == snap.live_start
+        if pos == len(text):
+            break
+
+
+def test_incremental_splitter_starts_over_on_a_text_that_does_not_continue() -> None:
+    splitter = StreamSplitter(60)
+    splitter.feed("```py\n" + "x = 1\n" * 40)
+    assert splitter.finalized
+    splitter.feed("plain text now")
+    assert splitter.finalized == [] and splitter.live() == "plain text now"
