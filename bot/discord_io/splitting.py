@@ -1,5 +1,5 @@
 """Splits long text into Discord-sized messages without breaking words or ``` code blocks.
-split_message for a finished text; split_stream for a growing one (finalized chunks never change)."""
+split_message for a finished text; StreamSplitter for a growing one (finalized chunks never change)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ DISCORD_LIMIT = 2000
 MIN_LIMIT = 50
 _FENCE = "```"
 _LANG_RE = re.compile(r"[A-Za-z0-9_+#.\-]{1,16}(?=\r?\n)")
-# How far past a window split_stream must see before the window's split point is final: the split
+# How far past a window StreamSplitter must see before the window's split point is final: the split
 # decision reads at most a fence's language tag and line ending beyond the window.
 STREAM_LOOKAHEAD = 32
 _SENTENCE_ENDS = (". ", "! ", "? ", ".\n", "。", "！", "？", "；")
@@ -191,42 +191,14 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     return [span.render(text) for span in split_spans(text, limit)]
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSplit:
-    """A snapshot of a growing text: finalized chunks (stable forever) and the live tail."""
-
-    finalized: list[str]
-    live: str
-    live_start: int
-
-
-def split_stream(text: str, limit: int = DISCORD_LIMIT) -> StreamSplit:
-    """Split a text that is still growing.
+class StreamSplitter:
+    """Splits a text that is still growing, at a cost proportional to what was added.
 
     A chunk is finalized once the text runs STREAM_LOOKAHEAD characters past its window, because
     the split decision never reads further; so finalized chunks are a prefix of split_message of
-    any longer text. The live tail is what follows, shown as the first chunk it would split into
-    (it may lag the text by up to a window's worth of lookahead until more arrives).
-    """
-    _check_limit(limit)
-    fences = _FenceMap(text)
-    finalized: list[str] = []
-    start = 0
-    # While the text runs past the whole window, the remainder cannot fit, so split_message of
-    # this text or any longer one must split here, at the same point.
-    while len(text) >= start + limit + STREAM_LOOKAHEAD:
-        end, prefix = _choose_end(text, fences, start, limit)
-        finalized.append(Span(start, end, prefix, _suffix(text, fences, end)).render(text))
-        start = end
-    live = _next_span(text, fences, start, limit).render(text) if start < len(text) else ""
-    return StreamSplit(finalized, live, start)
-
-
-class StreamSplitter:
-    """split_stream for a text that only grows, at a cost proportional to what was added.
-
-    Finalized chunks are kept (they never change) and only the text after them is looked at again;
-    the live tail is rendered only when asked for, i.e. when an edit is about to be sent.
+    any longer text, and they are kept: only the text after them is looked at again. The live tail
+    is what follows, shown as the first chunk it would split into (it may lag the text by up to the
+    lookahead until more arrives), and rendered only when asked for, i.e. when an edit goes out.
     """
 
     def __init__(self, limit: int = DISCORD_LIMIT) -> None:
@@ -255,7 +227,8 @@ class StreamSplitter:
         self._text = text
         self._fences.extend(text)
         new: list[str] = []
-        # Same rule as split_stream: a window the text runs past by STREAM_LOOKAHEAD is final.
+        # While the text runs past the whole window, the remainder cannot fit, so split_message of
+        # this text or any longer one must split here, at the same point.
         while len(text) >= self._start + self._limit + STREAM_LOOKAHEAD:
             end, prefix = _choose_end(text, self._fences, self._start, self._limit)
             new.append(Span(self._start, end, prefix, _suffix(text, self._fences, end)).render(text))

@@ -523,3 +523,22 @@ async def test_an_interaction_that_expired_before_the_acknowledgement_is_abandon
     (event,) = await world.events()
     assert event.estimated and event.output_tokens == 0
     assert not world.bot.get_cog("Write").running  # type: ignore[union-attr]
+
+
+async def test_a_ledger_failure_still_shows_the_answer_and_its_priced_cost(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(event: Any) -> Any:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(world.bot.ledger, "record", broken)
+    prompt = "Unrecorded [[words:12]]"
+    await world.alice.slash(world.channel, "write", prompt=prompt, max_tokens=50)
+    (message,) = world.answers()
+    assert_answer([message], world.fake.completion_text_for(prompt, 50))
+    # The footer prices the usage as the ledger would have (bot.usage.cost), exact tokens included.
+    input_tokens = -(-len(prompt) // 4)
+    cost = world.bot.pricing.cost(MODEL, input_tokens=input_tokens, output_tokens=12)
+    assert cost > 0
+    assert footer_of(message) == [f"-# {MODEL} · {input_tokens + 12} tokens · {format_usd(cost)}"]
+    assert await world.events() == []
