@@ -39,7 +39,8 @@ BLANK = "\u200b"
 WINDOW_TOLERANCE_S = 0.05
 # Long answers may cost at most this much more CPU per token than short ones in the same run.
 TARGET_LONG_CPU_RATIO = 1.5
-LONG_MAX_TOKENS = 4096
+# The fake's completion model has a 4,096-token context: leave room for the prompt.
+LONG_MAX_TOKENS = 4064
 
 
 @dataclass(frozen=True, slots=True)
@@ -683,8 +684,10 @@ def main() -> None:
     by_name = {r["scenario"]: r for r in results}
     for r in results:
         twin = by_name.get(r["short_twin"]) if r["short_twin"] else None
+        # Only answers that were delivered whole are compared (a refused request costs nothing).
+        intact = twin is not None and all(x["integrity_pct"] == 100.0 for x in (r, twin))
         r["cpu_ratio_vs_short"] = (
-            r["cpu_ms_per_1k_tokens"] / twin["cpu_ms_per_1k_tokens"] if twin is not None else None
+            r["cpu_ms_per_1k_tokens"] / twin["cpu_ms_per_1k_tokens"] if twin is not None and intact else None
         )
     print(_table(results, args))
     print(

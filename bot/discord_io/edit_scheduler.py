@@ -8,14 +8,15 @@ import collections
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[str], Awaitable[None]]
+Send = Callable[[str], Coroutine[Any, Any, None]]
 # What a handle shows: a string, or a function rendering it, called only when an edit goes out.
 Content = str | Callable[[], str]
 Clock = Callable[[], float]
@@ -24,11 +25,6 @@ Sleep = Callable[[float], Awaitable[object]]
 DEFAULT_RETRY_AFTER = 1.0
 # Diagnostics are kept for this many channels, the most recently active ones.
 STATS_CHANNELS = 1024
-# simcord (the test harness) settles the bot by looking at what each task waits on: a timer it
-# understands, a future set by another task it takes for a hang. So flush() waits by sleeping
-# until the handle's own next chance to send, and when that is now (the worker is sending it, or
-# serving a longer-waiting message first) it looks again after this short pause.
-_FLUSH_RECHECK = 0.02
 
 
 class LiveEditClosed(Exception):
@@ -144,6 +140,8 @@ class _Channel:
         self.blocked_until = 0.0
         self.sleeper: asyncio.Task[None] | None = None
         self.worker: asyncio.Task[None] | None = None
+        # The send in flight, if any (the worker sends one message at a time per channel).
+        self.sending: asyncio.Task[None] | None = None
 
 
 class EditScheduler:
@@ -220,6 +218,10 @@ class EditScheduler:
             self._wake(state.channel_id)
 
     async def _flush(self, state: _HandleState) -> None:
+        # Waits on what can change the answer: the send in flight, or the time this handle's own
+        # send becomes possible. Not on a future the worker would set: simcord (the test harness)
+        # settles the bot by what each task waits on, and takes such a future for a hang, while it
+        # follows a wait on another task or a timer.
         while True:
             if state.error is not None:
                 raise state.error
@@ -229,7 +231,15 @@ class EditScheduler:
                 return
             self._wake(state.channel_id)
             channel = self._channel(state.channel_id)
-            await self._sleep(max(self._next_send_at(channel, state) - self.clock(), _FLUSH_RECHECK))
+            sending = channel.sending
+            if sending is not None and not sending.done():
+                # This handle's send, or a longer-waiting message's that goes first.
+                await asyncio.wait({sending})
+            else:
+                now = self.clock()
+                await self._sleep(
+                    max(0.0, max(self._next_send_at(channel, state), self._window_at(channel, now)) - now)
+                )
 
     # -- the per-channel worker -----------------------------------------------------------------
 
@@ -247,8 +257,16 @@ class EditScheduler:
             return channel.blocked_until
         return max(channel.blocked_until, state.last_sent_at + self.pacing.per_message_interval)
 
-    async def _run(self, channel_id: int, channel: _Channel) -> None:
+    def _window_at(self, channel: _Channel, now: float) -> float:
+        """When the channel's sliding window next has room (now if it has room already)."""
         pacing = self.pacing
+        while channel.sent_at and channel.sent_at[0] <= now - pacing.channel_window:
+            channel.sent_at.popleft()
+        if len(channel.sent_at) >= pacing.channel_max_edits:
+            return channel.sent_at[0] + pacing.channel_window
+        return now
+
+    async def _run(self, channel_id: int, channel: _Channel) -> None:
         try:
             while True:
                 channel.handles = [h for h in channel.handles if not h.closed]
@@ -256,13 +274,7 @@ class EditScheduler:
                 if not pending:
                     return
                 now = self.clock()
-                while channel.sent_at and channel.sent_at[0] <= now - pacing.channel_window:
-                    channel.sent_at.popleft()
-                window_at = (
-                    channel.sent_at[0] + pacing.channel_window
-                    if len(channel.sent_at) >= pacing.channel_max_edits
-                    else now
-                )
+                window_at = self._window_at(channel, now)
                 ready = [h for h in pending if self._next_send_at(channel, h) <= now]
                 if ready and window_at <= now:
                     # Messages not yet on screen first (a member waiting for any text at all beats
@@ -309,8 +321,11 @@ class EditScheduler:
         # Count the attempt before it runs: a send that fails still used the channel's budget.
         channel.sent_at.append(now)
         state.last_sent_at = now
+        channel.sending = asyncio.get_running_loop().create_task(
+            state.send(content), name=f"edit-scheduler-send-{channel_id}"
+        )
         try:
-            await state.send(content)
+            await channel.sending
         except Exception as exc:
             if _is_rate_limit(exc):
                 delay = retry_after_of(exc)
@@ -323,6 +338,8 @@ class EditScheduler:
             state.error = exc
             state.closed = True
             return
+        finally:
+            channel.sending = None
         stats.sends += 1
         state.sent_version = version
         state.sent_content = content

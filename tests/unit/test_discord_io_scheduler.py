@@ -363,3 +363,27 @@ async def test_forced_content_is_sent_even_when_unchanged() -> None:
 
     await ft.run(main())
     assert [(t, c) for t, _, c in sent] == [(0.0, "same"), (1.0, "same")]
+
+
+async def test_flush_waits_for_the_channel_budget_without_polling() -> None:
+    ft = FakeTime()
+    sleeps: list[float] = []
+
+    async def counted_sleep(delay: float) -> None:
+        sleeps.append(delay)
+        await ft.sleep(delay)
+
+    scheduler = EditScheduler(EditPacing(), clock=ft.clock, sleep=counted_sleep)
+    sent: list[tuple[float, int, str]] = []
+    handles = [scheduler.register(8, Recorder(ft, sent, k)) for k in range(6)]
+
+    async def main() -> None:
+        for k, handle in enumerate(handles):
+            handle.update(f"message {k}")
+        # Five go out at once; the sixth waits for the 5.25 s window, and so does its flush.
+        await asyncio.gather(*(handle.flush() for handle in handles))
+
+    await ft.run(main())
+    assert [t for t, _, _ in sent] == [0.0] * 5 + [5.25]
+    # A few timers (the worker's and each flush's wait for its send), not one every few ms.
+    assert len(sleeps) <= 12, sleeps
