@@ -18,9 +18,12 @@ from bot.settings import Settings, load_settings
 
 pytest_plugins = ["tests.fakes.pytest_fixtures"]
 
-# Discord's edit limits at a tenth of their intervals (the same 5 sends per window): cog tests see
-# the same pacing behaviour without waiting real seconds for it.
-TEST_PACING = EditPacing(per_message_interval=0.1, channel_window=0.525, channel_max_edits=5)
+# Discord's edit limits at a tenth of their intervals (5 sends per 0.5 s, one edit per 0.1 s per
+# message), so cog tests see the same pacing without waiting real seconds for it. The window keeps
+# production's quarter-second margin unscaled: it absorbs the lag between the scheduler counting a
+# send and the send reaching (simulated) Discord, which does not shrink with the intervals.
+TEST_PACING = EditPacing(per_message_interval=0.1, channel_window=0.75, channel_max_edits=5)
+TEST_RULE_WINDOW = 0.5
 
 SHARED_SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
 

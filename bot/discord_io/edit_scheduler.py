@@ -157,7 +157,9 @@ class EditScheduler:
         self.pacing = pacing if pacing is not None else EditPacing()
         self.clock: Clock = clock if clock is not None else time.monotonic
         self._sleep = sleep
-        self._channels: dict[int, _Channel] = {}
+        # Least recently active first. A channel's record outlives its messages while its recent
+        # sends still count against the window: forgetting them would reset the budget.
+        self._channels: collections.OrderedDict[int, _Channel] = collections.OrderedDict()
         self._seq = itertools.count()
         # Bounded: a bot in many servers must not keep a record for every channel it ever wrote in.
         self.stats: collections.OrderedDict[int, ChannelStats] = collections.OrderedDict()
@@ -188,6 +190,24 @@ class EditScheduler:
         if channel is None:
             channel = self._channels[channel_id] = _Channel()
         return channel
+
+    def _forget_idle_channels(self) -> None:
+        """Drop the records of channels without messages whose sends no longer count.
+
+        Records are ordered by last send, so the scan stops at the first idle channel whose sends
+        still count; channels with messages in progress (few) are stepped over.
+        """
+        now = self.clock()
+        idle: list[int] = []
+        for channel_id, channel in self._channels.items():
+            if channel.handles or (channel.worker is not None and not channel.worker.done()):
+                continue
+            self._window_at(channel, now)  # drops sends that left the window
+            if channel.sent_at or channel.blocked_until > now:
+                break
+            idle.append(channel_id)
+        for channel_id in idle:
+            del self._channels[channel_id]
 
     def _stats(self, channel_id: int) -> ChannelStats:
         stats = self.stats.get(channel_id)
@@ -260,7 +280,9 @@ class EditScheduler:
     def _window_at(self, channel: _Channel, now: float) -> float:
         """When the channel's sliding window next has room (now if it has room already)."""
         pacing = self.pacing
-        while channel.sent_at and channel.sent_at[0] <= now - pacing.channel_window:
+        # One rule for "a send has left the window" (sent + window <= now), here and below: with
+        # `sent <= now - window` instead, rounding can keep a send counted whose window is over.
+        while channel.sent_at and channel.sent_at[0] + pacing.channel_window <= now:
             channel.sent_at.popleft()
         if len(channel.sent_at) >= pacing.channel_max_edits:
             return channel.sent_at[0] + pacing.channel_window
@@ -285,8 +307,7 @@ class EditScheduler:
                 wait_until = max(window_at, min(self._next_send_at(channel, h) for h in pending))
                 await self._wait(channel, wait_until - now)
         finally:
-            if self._channels.get(channel_id) is channel and not channel.handles:
-                del self._channels[channel_id]
+            self._forget_idle_channels()
 
     async def _wait(self, channel: _Channel, delay: float) -> None:
         # A new update (say, a new message's first text) may become sendable before the timer
@@ -318,6 +339,7 @@ class EditScheduler:
             state.sent_version = version
             return
         stats = self._stats(channel_id)
+        self._channels.move_to_end(channel_id)
         # Count the attempt before it runs: a send that fails still used the channel's budget.
         channel.sent_at.append(now)
         state.last_sent_at = now

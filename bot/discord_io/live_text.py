@@ -87,7 +87,6 @@ class _Message(Generic[RefT]):
         # Set on the next send (None: leave the message's buttons as they are), then cleared.
         self.view: discord.ui.View | None = None
         self.files: list[discord.File] = []
-        self.finalized = False
 
 
 class LiveTextSequence(Generic[RefT]):
@@ -130,9 +129,8 @@ class LiveTextSequence(Generic[RefT]):
             return
         done = len(self._splitter.finalized)
         for index, chunk in enumerate(self._splitter.feed(text), start=done):
-            message = self._message(index)
-            message.finalized = True
-            message.handle.update(_visible(chunk))
+            # A finalized chunk gets its last edit here and is never touched again while streaming.
+            self._message(index).handle.update(_visible(chunk))
         if text[self._splitter.live_start :].strip():
             self._message(len(self._splitter.finalized)).handle.update(self._splitter.live)
 
@@ -152,7 +150,6 @@ class LiveTextSequence(Generic[RefT]):
         last = len(chunks) - 1
         for index, chunk in enumerate(chunks):
             message = self._message(index)
-            message.finalized = True
             force = False
             if index == last:
                 message.view = view

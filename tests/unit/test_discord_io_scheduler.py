@@ -387,3 +387,45 @@ async def test_flush_waits_for_the_channel_budget_without_polling() -> None:
     assert [t for t, _, _ in sent] == [0.0] * 5 + [5.25]
     # A few timers (the worker's and each flush's wait for its send), not one every few ms.
     assert len(sleeps) <= 12, sleeps
+
+
+async def test_the_channel_budget_outlives_the_messages_that_spent_it() -> None:
+    ft = FakeTime()
+    scheduler = make(ft)
+    sent: list[tuple[float, int, str]] = []
+
+    async def main() -> None:
+        first = [scheduler.register(6, Recorder(ft, sent, k)) for k in range(5)]
+        for handle in first:
+            handle.update("done")
+        await asyncio.gather(*(handle.flush() for handle in first))
+        for handle in first:
+            handle.close()  # those answers are finished
+        await ft.sleep(1.0)
+        # A new answer in the same channel a second later still waits for the window.
+        late = scheduler.register(6, Recorder(ft, sent, 9))
+        late.update("next answer")
+        await late.flush()
+
+    await ft.run(main())
+    assert [t for t, _, _ in sent] == [0.0] * 5 + [5.25]
+
+
+async def test_a_send_leaving_the_window_frees_exactly_one_place() -> None:
+    # 0.85 - 0.75 < 0.1 in floating point while 0.1 + 0.75 == 0.85: the window must use one rule
+    # for "this send has left the window", or at 0.85 every waiting message goes out at once.
+    ft = FakeTime()
+    scheduler = make(ft, per_message_interval=0.0, channel_window=0.75, channel_max_edits=1)
+    sent: list[tuple[float, int, str]] = []
+    handles = [scheduler.register(2, Recorder(ft, sent, k)) for k in range(3)]
+
+    async def main() -> None:
+        await ft.sleep(0.1)
+        handles[0].update("a")
+        await handles[0].flush()
+        handles[1].update("b")
+        handles[2].update("c")
+        await asyncio.gather(handles[1].flush(), handles[2].flush())
+
+    await ft.run(main())
+    assert [(round(t, 6), c) for t, _, c in sent] == [(0.1, "a"), (0.85, "b"), (1.6, "c")]
