@@ -1,5 +1,6 @@
 """Benchmark: /write streaming end to end (real bot under simcord, fake OpenAI in a subprocess).
-Claim: first text p99 < 1.5 s at 50 concurrent streams, <= 5 sends per 5 s per channel, 100% integrity."""
+Claim: first text p99 < 1.5 s at 50 concurrent streams, <= 5 sends per 5 s per channel, 100% integrity,
+and CPU per 1k tokens of ~4,000-token answers within 1.5x of ~200-token ones (splitting is incremental)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ BLANK = "\u200b"
 # Real-time windows are also counted 50 ms short (as tests/cogs/test_write.py does): the harness's
 # clock moves in 10 ms ticks and a send reaches Discord a few ms after the scheduler counted it.
 WINDOW_TOLERANCE_S = 0.05
+# Long answers may cost at most this much more CPU per token than short ones in the same run.
+TARGET_LONG_CPU_RATIO = 1.5
+# The fake's completion model has a 4,096-token context: leave room for the prompt.
+LONG_MAX_TOKENS = 4064
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,11 @@ class Scenario:
     name: str
     streams: int
     channels: int  # 1: every stream in one channel; otherwise one channel per stream
+    # Answer length in tokens (min, max) and max_tokens; None: the command line's.
+    words: tuple[int, int] | None = None
+    max_tokens: int | None = None
+    # The scenario of the same shape with short answers, for the long/short CPU ratio.
+    short_twin: str | None = None
 
 
 @dataclass(slots=True)
@@ -336,15 +346,17 @@ async def _run_scenario(
     from tests.fakes.textgen import generate
 
     bot = env.bot
+    min_words, max_words = scenario.words or (args.min_words, args.max_words)
+    max_tokens = scenario.max_tokens or args.max_tokens
     guild = env.create_guild(name=f"bench-{scenario.name}")
-    await bot.feature_settings.update(guild.id, WRITE, cooldown_seconds=0)
+    await bot.feature_settings.update(guild.id, WRITE, cooldown_seconds=0, max_tokens=max_tokens)
     channels = [guild.create_text_channel(f"c{i}") for i in range(scenario.channels)]
     streams: list[Stream] = []
     for i in range(scenario.streams):
         member = guild.add_member(env.create_user(f"{scenario.name}-m{i}"))
-        words = args.min_words + (i * 37) % (args.max_words - args.min_words + 1)
+        words = min_words + (i * 37) % (max_words - min_words + 1)
         prompt = f"Bench {scenario.name} stream {i} [[words:{words}]]"
-        generation = generate(prompt, args.max_tokens)
+        generation = generate(prompt, max_tokens)
         channel = channels[i % len(channels)]
         streams.append(Stream(i, channel, member, prompt, generation.text, len(generation.tokens)))
     recorder.expect(streams)
@@ -362,7 +374,7 @@ async def _run_scenario(
             stream.started = time.perf_counter()
             try:
                 await stream.member.slash(
-                    stream.channel, "write", prompt=stream.prompt, max_tokens=args.max_tokens
+                    stream.channel, "write", prompt=stream.prompt, max_tokens=max_tokens
                 )
             except TimeoutError:
                 overlapped += 1
@@ -371,7 +383,11 @@ async def _run_scenario(
         if args.simcord_clock:
             env.settle_timeout = 5.0  # what tests do: lets simcord's timer fallbacks settle and fire
         per_channel = -(-scenario.streams // scenario.channels)
-        deadline = wall0 + max(DEADLINE_MIN_S, DEADLINE_PER_CHANNEL_STREAM_S * per_channel * 3)
+        # Long answers take their length in real time (the fake streams at --stream-delay per token).
+        streaming_s = max_words * args.stream_delay
+        deadline = wall0 + max(
+            DEADLINE_MIN_S, DEADLINE_PER_CHANNEL_STREAM_S * per_channel * 3, 2 * streaming_s + 10
+        )
         while not all(s.done for s in streams) and time.perf_counter() < deadline:
             await asyncio.sleep(POLL_S)
         all_done_s = time.perf_counter() - wall0
@@ -442,6 +458,8 @@ async def _run_scenario(
         "scenario": scenario.name,
         "streams": scenario.streams,
         "channels": scenario.channels,
+        "tokens_per_answer": [min_words, max_words],
+        "short_twin": scenario.short_twin,
         "overlapped_launches": overlapped,
         "launch_s": launch_s,
         "all_done_s": all_done_s,
@@ -557,6 +575,13 @@ def _table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         values = {**r, "tightest": "-" if span is None else f"{span:.3f} s"}
         lines.append("  ".join(f"{fmt.format(**values):<{width}}" for _, fmt, width in cols))
     for r in results:
+        if r["cpu_ratio_vs_short"] is not None:
+            low, high = r["tokens_per_answer"]
+            lines.append(
+                f"  {r['scenario']}: CPU per 1k tokens {r['cpu_ratio_vs_short']:.2f}x that of "
+                f"{r['short_twin']} (answers of {low}-{high} tokens)"
+            )
+    for r in results:
         extra = []
         if r["timed_out"] or r["first_text_missing"]:
             extra.append(f"TIMED OUT, {r['first_text_missing']} stream(s) without text")
@@ -585,7 +610,22 @@ def _targets(results: list[dict[str, Any]]) -> dict[str, bool]:
             for r in results
         ),
         "integrity_100pct": all(r["integrity_pct"] == 100.0 for r in results),
+        "long_answer_cpu_per_token_within_1_5x": all(
+            r["cpu_ratio_vs_short"] is not None and r["cpu_ratio_vs_short"] <= TARGET_LONG_CPU_RATIO
+            for r in results
+            if r["short_twin"]
+        ),
     }
+
+
+def _word_range(parser: argparse.ArgumentParser, value: str) -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in value.split(","))
+    except ValueError:
+        parser.error(f"expected min,max tokens, got {value!r}")
+    if not 1 <= low <= high:
+        parser.error(f"need 1 <= min <= max, got {value!r}")
+    return low, high
 
 
 def main() -> None:
@@ -604,6 +644,18 @@ def main() -> None:
         "--stagger", type=float, default=0.05, help="seconds between two members' /write (0.05)"
     )
     parser.add_argument(
+        "--long-streams",
+        type=int,
+        default=5,
+        help="streams (one channel each) of the long/short answer pair, 0 to skip (5)",
+    )
+    parser.add_argument(
+        "--long-words", default="3900,4000", help="tokens per long answer, min,max (3900,4000)"
+    )
+    parser.add_argument(
+        "--short-words", default="190,210", help="tokens per short answer of the pair, min,max (190,210)"
+    )
+    parser.add_argument(
         "--simcord-clock",
         action="store_true",
         help="leave simcord's virtual clock alone (shows how it freezes pacing; not production-like)",
@@ -616,9 +668,28 @@ def main() -> None:
     ]
     if args.one_channel:
         scenarios.append(Scenario(f"{args.one_channel}x1ch", args.one_channel, 1))
+    if args.long_streams:
+        # The same shape twice, only the answer length differs: CPU per token must not grow with it.
+        n = args.long_streams
+        short_words = _word_range(parser, args.short_words)
+        long_words = _word_range(parser, args.long_words)
+        if long_words[1] > LONG_MAX_TOKENS:
+            parser.error(f"--long-words: at most {LONG_MAX_TOKENS} tokens (the /write option's cap)")
+        short = Scenario(f"{n}x{n}ch-short", n, n, words=short_words, max_tokens=max(400, short_words[1]))
+        scenarios.append(short)
+        long = Scenario(f"{n}x{n}ch-long", n, n, words=long_words, max_tokens=LONG_MAX_TOKENS)
+        scenarios.append(replace(long, short_twin=short.name))
     os.chdir(REPO_ROOT)
     with _fake_server(args.stream_delay) as base_url:
         results, harness_cpu = asyncio.run(_run_all(scenarios, base_url, args))
+    by_name = {r["scenario"]: r for r in results}
+    for r in results:
+        twin = by_name.get(r["short_twin"]) if r["short_twin"] else None
+        # Only answers that were delivered whole are compared (a refused request costs nothing).
+        intact = twin is not None and all(x["integrity_pct"] == 100.0 for x in (r, twin))
+        r["cpu_ratio_vs_short"] = (
+            r["cpu_ms_per_1k_tokens"] / twin["cpu_ms_per_1k_tokens"] if twin is not None and intact else None
+        )
     print(_table(results, args))
     print(
         f"CPU is this process's (bot + simcord's simulated Discord + harness); the harness alone, idle, "

@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.clients import build_api_client
 from bot.context import ContextBuilder
 from bot.db import CommandSyncRepo, Database, FeatureSettingsRepo, GuildSettingsRepo
-from bot.discord_io.edit_scheduler import EditScheduler
+from bot.discord_io.edit_scheduler import EditPacing, EditScheduler
 from bot.discord_io.limits import DiscordLimits
 from bot.discord_io.mentions import NO_PINGS
 from bot.error_handler import handle_app_command_error
@@ -59,6 +59,7 @@ class OpenAIBot(commands.Bot):
         *,
         extensions: tuple[str, ...] = EXTENSIONS,
         refused_intents: frozenset[str] = frozenset(),
+        edit_pacing: EditPacing | None = None,
     ) -> None:
         # What the listed features declare decides the intents; refused ones are left out and the
         # features needing them are turned off rather than the bot refusing to start.
@@ -86,6 +87,7 @@ class OpenAIBot(commands.Bot):
         )
         self.settings = settings
         self.extensions_to_load = extensions
+        self.edit_pacing = edit_pacing  # None: Discord's limits (tests pass shorter intervals)
         self.failed_extensions: dict[str, str] = {}
         self.commands_synced = False
         self._services = contextlib.AsyncExitStack()
@@ -127,7 +129,7 @@ class OpenAIBot(commands.Bot):
         self.model_catalog = ModelCatalog(self.api, openai_hosted=settings.openai_hosted)
         self.model_catalog.start()
         services.push_async_callback(self.model_catalog.close)
-        self.edit_scheduler = EditScheduler()
+        self.edit_scheduler = EditScheduler(self.edit_pacing)
         services.push_async_callback(self.edit_scheduler.close)
         await self.tree.set_translator(BotTranslator())
         for extension in self.extensions_to_load:
@@ -202,9 +204,12 @@ def create_bot(
     *,
     extensions: tuple[str, ...] = EXTENSIONS,
     refused_intents: frozenset[str] = frozenset(),
+    edit_pacing: EditPacing | None = None,
 ) -> OpenAIBot:
     """Build the bot without touching the network; services open in `setup_hook`."""
-    return OpenAIBot(settings, extensions=extensions, refused_intents=refused_intents)
+    return OpenAIBot(
+        settings, extensions=extensions, refused_intents=refused_intents, edit_pacing=edit_pacing
+    )
 
 
 async def run_with_granted_intents(

@@ -13,9 +13,17 @@ from typing import Any
 import pytest
 
 from bot.app import OpenAIBot, create_bot
+from bot.discord_io.edit_scheduler import EditPacing
 from bot.settings import Settings, load_settings
 
 pytest_plugins = ["tests.fakes.pytest_fixtures"]
+
+# Discord's edit limits at a tenth of their intervals (5 sends per 0.5 s, one edit per 0.1 s per
+# message), so cog tests see the same pacing without waiting real seconds for it. The window keeps
+# production's quarter-second margin unscaled: it absorbs the lag between the scheduler counting a
+# send and the send reaching (simulated) Discord, which does not shrink with the intervals.
+TEST_PACING = EditPacing(per_message_interval=0.1, channel_window=0.75, channel_max_edits=5)
+TEST_RULE_WINDOW = 0.5
 
 SHARED_SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
 
@@ -44,7 +52,7 @@ def bot_settings(tmp_path: Path, fake_openai_threaded: Any) -> Settings:
 async def simcord_bot(bot_settings: Settings) -> AsyncIterator[OpenAIBot]:
     # simcord detaches the bot without calling close(); release its database and session here.
     async with closing_bots() as bots:
-        yield bots(create_bot(bot_settings))
+        yield bots(create_bot(bot_settings, edit_pacing=TEST_PACING))
 
 
 @asynccontextmanager
@@ -69,6 +77,7 @@ async def new_bot(bot_settings: Settings) -> AsyncIterator[Callable[..., OpenAIB
     async with closing_bots() as track:
 
         def make(settings: Settings | None = None, **kwargs: Any) -> OpenAIBot:
+            kwargs.setdefault("edit_pacing", TEST_PACING)
             return track(create_bot(settings or bot_settings, **kwargs))
 
         yield make

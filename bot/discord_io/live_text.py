@@ -13,7 +13,8 @@ from typing import Generic, Protocol, TypeVar
 import discord
 
 from bot.discord_io.edit_scheduler import EditScheduler, LiveEdit
-from bot.discord_io.splitting import DISCORD_LIMIT, MIN_LIMIT, split_spans, split_stream
+from bot.discord_io.rest_budget import Priority, rest_priority
+from bot.discord_io.splitting import DISCORD_LIMIT, MIN_LIMIT, StreamSplitter, split_spans
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +81,21 @@ def final_chunks(text: str, footer: str | None = None, limit: int = DISCORD_LIMI
 
 
 class _Message(Generic[RefT]):
+    handle: LiveEdit
+
     def __init__(self) -> None:
         self.ref: RefT | None = None
+        # Set on the next send (None: leave the message's buttons as they are), then cleared.
         self.view: discord.ui.View | None = None
         self.files: list[discord.File] = []
-        self.finalized = False
-        self.handle: LiveEdit | None = None
 
 
 class LiveTextSequence(Generic[RefT]):
-    """Renders update(full_text_so_far) calls into messages through the shared EditScheduler."""
+    """Renders update(full_text_so_far) calls into messages through the shared EditScheduler.
+
+    While streaming, first_view (e.g. a Stop button) rides on the first message; finish() moves
+    the buttons to the last message and clears them from the first one.
+    """
 
     def __init__(
         self,
@@ -98,11 +104,14 @@ class LiveTextSequence(Generic[RefT]):
         channel_id: int,
         *,
         limit: int = DISCORD_LIMIT,
+        first_view: discord.ui.View | None = None,
     ) -> None:
         self._sink = sink
         self._scheduler = scheduler
         self._channel_id = channel_id
         self._limit = limit
+        self._first_view = first_view
+        self._splitter = StreamSplitter(limit)
         self._messages: list[_Message[RefT]] = []
         self._finished = False
 
@@ -112,17 +121,19 @@ class LiveTextSequence(Generic[RefT]):
         return [m.ref for m in self._messages if m.ref is not None]
 
     def update(self, text: str) -> None:
-        """Show text (the whole text so far); returns at once, sending happens in the background."""
+        """Show text (the whole text so far); returns at once, sending happens in the background.
+
+        Cheap enough to call per streamed token: only the text after the finalized chunks is
+        split again, and the live message is rendered when its edit goes out, not per call.
+        """
         if self._finished:
             return
-        snap = split_stream(text, self._limit)
-        for index, chunk in enumerate(snap.finalized):
-            message = self._message(index)
-            if not message.finalized:
-                message.finalized = True
-                self._handle(message).update(_visible(chunk))
-        if snap.live.strip():
-            self._handle(self._message(len(snap.finalized))).update(snap.live)
+        done = len(self._splitter.finalized)
+        for index, chunk in enumerate(self._splitter.feed(text), start=done):
+            # A finalized chunk gets its last edit here and is never touched again while streaming.
+            self._message(index).handle.update(_visible(chunk))
+        if text[self._splitter.live_start :].strip():
+            self._message(len(self._splitter.finalized)).handle.update(self._splitter.live)
 
     async def finish(
         self,
@@ -137,26 +148,31 @@ class LiveTextSequence(Generic[RefT]):
         """
         self._finished = True
         chunks = final_chunks(final_text, footer, self._limit)
-        extras = view is not None or file is not None
+        last = len(chunks) - 1
         for index, chunk in enumerate(chunks):
             message = self._message(index)
-            message.finalized = True
-            if index == len(chunks) - 1:
+            force = False
+            if index == last:
                 message.view = view
                 message.files = [file] if file is not None else []
-            self._handle(message).update(_visible(chunk), force=extras and index == len(chunks) - 1)
+                force = view is not None or file is not None
+            elif index == 0 and self._first_view is not None:
+                # The streaming buttons go: the finished answer has its buttons on the last message.
+                message.view = discord.ui.View()
+                force = True
+            message.handle.update(_visible(chunk), force=force)
         stale = self._messages[len(chunks) :]
         del self._messages[len(chunks) :]
         results = await asyncio.gather(
-            *(self._handle(m).flush() for m in [*self._messages, *stale]), return_exceptions=True
+            *(m.handle.flush() for m in [*self._messages, *stale]), return_exceptions=True
         )
         for message in stale:
             # The final text is shorter than what was streamed: drop messages that no longer belong.
-            self._handle(message).close()
+            message.handle.close()
             if message.ref is not None:
                 await self._sink.delete(message.ref)
         for message in self._messages:
-            self._handle(message).close()
+            message.handle.close()
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
@@ -164,26 +180,31 @@ class LiveTextSequence(Generic[RefT]):
 
     def _message(self, index: int) -> _Message[RefT]:
         while len(self._messages) <= index:
-            message: _Message[RefT] = _Message()
             # Registered in order, so creations go out in order: the scheduler serves the
             # longest-waiting handle first and breaks ties by registration.
+            message: _Message[RefT] = _Message()
             message.handle = self._scheduler.register(self._channel_id, partial(self._send, message))
+            if not self._messages:
+                message.view = self._first_view
             self._messages.append(message)
         return self._messages[index]
 
-    @staticmethod
-    def _handle(message: _Message[RefT]) -> LiveEdit:
-        assert message.handle is not None
-        return message.handle
-
     async def _send(self, message: _Message[RefT], content: str) -> None:
-        for file in message.files:
+        view, files = message.view, message.files
+        for file in files:
             # A retried upload (after a 429) must read the file from the start again.
             file.reset()
         if message.ref is None:
-            message.ref = await self._sink.send_new(content, view=message.view, files=message.files)
+            message.ref = await self._sink.send_new(content, view=view, files=files)
         else:
-            await self._sink.edit(message.ref, content, view=message.view, attachments=message.files or None)
+            # Updating text already on screen yields to every other request in the REST budget.
+            with rest_priority(Priority.COSMETIC):
+                await self._sink.edit(message.ref, content, view=view, attachments=files or None)
+        # Sent: later edits leave the buttons and the attachment as they are.
+        if message.view is view:
+            message.view = None
+        if message.files is files:
+            message.files = []
 
 
 def _visible(chunk: str) -> str:

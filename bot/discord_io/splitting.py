@@ -1,5 +1,5 @@
 """Splits long text into Discord-sized messages without breaking words or ``` code blocks.
-split_message for a finished text; split_stream for a growing one (finalized chunks never change)."""
+split_message for a finished text; StreamSplitter for a growing one (finalized chunks never change)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ DISCORD_LIMIT = 2000
 MIN_LIMIT = 50
 _FENCE = "```"
 _LANG_RE = re.compile(r"[A-Za-z0-9_+#.\-]{1,16}(?=\r?\n)")
-# How far past a window split_stream must see before the window's split point is final: the split
+# How far past a window StreamSplitter must see before the window's split point is final: the split
 # decision reads at most a fence's language tag and line ending beyond the window.
 STREAM_LOOKAHEAD = 32
 _SENTENCE_ENDS = (". ", "! ", "? ", ".\n", "。", "！", "？", "；")
@@ -42,34 +42,62 @@ class _Fence:
     guard_end: int
 
 
-class _FenceMap:
-    """Where code blocks are, as Discord sees them: each ``` toggles, the first one opens."""
+# An opening fence's tag and guard read at most this far past the marker (tag, then \r\n).
+_FENCE_SETTLE = 24
 
-    def __init__(self, text: str) -> None:
+
+def _read_fence(text: str, pos: int, end: int, opens: bool) -> _Fence:
+    lang = ""
+    if opens:
+        match = _LANG_RE.match(text, end)
+        after = match.end() if match else end
+        lang = match.group(0) if match else ""
+        # Keep the opening line whole: a chunk ending in "```py\n" would show an empty block.
+        if text.startswith("\n", after):
+            guard_end = after + 1
+        elif text.startswith("\r\n", after):
+            guard_end = after + 2
+        else:
+            guard_end = after
+    else:
+        # Splitting right before a closing fence would leave an empty reopened block.
+        guard_end = end - 1
+    return _Fence(pos, end, opens, lang, guard_end)
+
+
+class _FenceMap:
+    """Where code blocks are, as Discord sees them: each ``` toggles, the first one opens.
+
+    extend() brings it up to date with a longer text in time proportional to the new part: fence
+    positions never change as text is appended, and an opening fence's language tag and guard are
+    re-read only while the text may still be growing right after it.
+    """
+
+    def __init__(self, text: str = "") -> None:
         self.fences: list[_Fence] = []
-        pos = text.find(_FENCE)
-        opens = True
+        self._ends: list[int] = []
+        self._scanned = 0
+        self.extend(text)
+
+    def extend(self, text: str) -> None:
+        """Update for text, which must start with the text seen so far."""
+        # Fences whose tag or guard could still change (the text ended within reach of them)
+        # are found again; a marker cut by the old end is found by scanning a little before it.
+        settled = self._scanned - _FENCE_SETTLE
+        while self.fences and self.fences[-1].end > settled:
+            self.fences.pop()
+            self._ends.pop()
+        # No marker starts between the last kept fence and settled - 2: the scan found none there.
+        resume = max(self.fences[-1].end if self.fences else 0, settled - len(_FENCE) + 1)
+        pos = text.find(_FENCE, resume)
+        opens = len(self.fences) % 2 == 0
         while pos != -1:
             end = pos + len(_FENCE)
-            lang = ""
-            if opens:
-                match = _LANG_RE.match(text, end)
-                after = match.end() if match else end
-                lang = match.group(0) if match else ""
-                # Keep the opening line whole: a chunk ending in "```py\n" would show an empty block.
-                if text.startswith("\n", after):
-                    guard_end = after + 1
-                elif text.startswith("\r\n", after):
-                    guard_end = after + 2
-                else:
-                    guard_end = after
-            else:
-                # Splitting right before a closing fence would leave an empty reopened block.
-                guard_end = end - 1
-            self.fences.append(_Fence(pos, end, opens, lang, guard_end))
+            self.fences.append(_read_fence(text, pos, end, opens))
+            self._ends.append(end)
             opens = not opens
             pos = text.find(_FENCE, end)
-        self._ends = [f.end for f in self.fences]
+        self._scanned = len(text)
 
     def open_lang(self, pos: int) -> str | None:
         """The language of the code block open at pos ("" if untagged), or None outside code."""
@@ -163,32 +191,53 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     return [span.render(text) for span in split_spans(text, limit)]
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSplit:
-    """A snapshot of a growing text: finalized chunks (stable forever) and the live tail."""
-
-    finalized: list[str]
-    live: str
-    live_start: int
-
-
-def split_stream(text: str, limit: int = DISCORD_LIMIT) -> StreamSplit:
-    """Split a text that is still growing.
+class StreamSplitter:
+    """Splits a text that is still growing, at a cost proportional to what was added.
 
     A chunk is finalized once the text runs STREAM_LOOKAHEAD characters past its window, because
     the split decision never reads further; so finalized chunks are a prefix of split_message of
-    any longer text. The live tail is what follows, shown as the first chunk it would split into
-    (it may lag the text by up to a window's worth of lookahead until more arrives).
+    any longer text, and they are kept: only the text after them is looked at again. The live tail
+    is what follows, shown as the first chunk it would split into (it may lag the text by up to the
+    lookahead until more arrives), and rendered only when asked for, i.e. when an edit goes out.
     """
-    _check_limit(limit)
-    fences = _FenceMap(text)
-    finalized: list[str] = []
-    start = 0
-    # While the text runs past the whole window, the remainder cannot fit, so split_message of
-    # this text or any longer one must split here, at the same point.
-    while len(text) >= start + limit + STREAM_LOOKAHEAD:
-        end, prefix = _choose_end(text, fences, start, limit)
-        finalized.append(Span(start, end, prefix, _suffix(text, fences, end)).render(text))
-        start = end
-    live = _next_span(text, fences, start, limit).render(text) if start < len(text) else ""
-    return StreamSplit(finalized, live, start)
+
+    def __init__(self, limit: int = DISCORD_LIMIT) -> None:
+        _check_limit(limit)
+        self._limit = limit
+        self._text = ""
+        self._fences = _FenceMap()
+        self._start = 0
+        self.finalized: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def live_start(self) -> int:
+        return self._start
+
+    def feed(self, text: str) -> list[str]:
+        """Take the whole text so far; returns the chunks it finalized (in order, maybe none).
+
+        A text that does not continue the previous one (a caller started over) is split afresh.
+        """
+        if not text.startswith(self._text):
+            self.__init__(self._limit)  # type: ignore[misc]  # reset to the empty state
+        self._text = text
+        self._fences.extend(text)
+        new: list[str] = []
+        # While the text runs past the whole window, the remainder cannot fit, so split_message of
+        # this text or any longer one must split here, at the same point.
+        while len(text) >= self._start + self._limit + STREAM_LOOKAHEAD:
+            end, prefix = _choose_end(text, self._fences, self._start, self._limit)
+            new.append(Span(self._start, end, prefix, _suffix(text, self._fences, end)).render(text))
+            self._start = end
+        self.finalized.extend(new)
+        return new
+
+    def live(self) -> str:
+        """The live tail as it would be shown now ("" when nothing follows the finalized chunks)."""
+        if self._start >= len(self._text):
+            return ""
+        return _next_span(self._text, self._fences, self._start, self._limit).render(self._text)

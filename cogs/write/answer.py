@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.discord_io.live_text import LONG_TEXT_THRESHOLD, LiveTextSequence, final_chunks, long_text_file
+from bot.discord_io.live_text import LONG_TEXT_THRESHOLD, LiveTextSequence, long_text_file
 from bot.i18n import t
 from bot.openai_api import CompletionStream, OpenAIError
 from bot.usage import UsageEvent
+from bot.usage.cost import compute_cost
 from bot.usage.estimate import estimate_tokens
 from cogs.write.sink import AnswerSink
 from cogs.write.views import finished_view, streaming_view
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Seconds between re-renders of the growing text.
-RENDER_INTERVAL = 0.25
 # The first render waits for this many characters, or this long after the first token.
 FIRST_RENDER_MIN_CHARS = 24
 FIRST_RENDER_MAX_WAIT = 0.4
@@ -46,8 +45,10 @@ def format_usd(cost: Decimal) -> str:
     return "$" + f"{cost:.6f}".rstrip("0").rstrip(".")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
+    """How one answer ended and what it used (exact from the server, or estimated)."""
+
     text: str
     finish_reason: str | None
     interrupted: bool
@@ -56,6 +57,8 @@ class Outcome:
     output_tokens: int
     estimated: bool
     request_id: str | None
+    #: Ended because the bot was shutting down (an interruption the member did not ask for).
+    shutdown: bool = False
 
 
 class AnswerRun:
@@ -74,18 +77,20 @@ class AnswerRun:
         self.interaction = interaction
         self.session = session
         self.locale = locale
-        self.sink = AnswerSink(
-            interaction, streaming_view(session.id, locale), first_is_original=first_is_original
-        )
+        self.sink = AnswerSink(interaction, first_is_original=first_is_original)
+        # The Stop button rides on the first message while the answer streams.
         self.sequence: LiveTextSequence[discord.Message] = LiveTextSequence(
-            self.sink, bot.edit_scheduler, session.channel_id
+            self.sink, bot.edit_scheduler, session.channel_id, first_view=streaming_view(session.id, locale)
         )
         self.stopped = False
+        self.shutting_down = False
         self._consumer: asyncio.Task[None] | None = None
         self._chunks = 0
 
-    def stop(self) -> None:
+    def stop(self, *, shutdown: bool = False) -> None:
+        """End the answer now: the member's Stop button, or the bot shutting down (`shutdown`)."""
         self.stopped = True
+        self.shutting_down = shutdown
         if self._consumer is not None:
             self._consumer.cancel()
 
@@ -122,53 +127,54 @@ class AnswerRun:
         await self._record(self._outcome(stream, interrupted=True))
 
     async def _consume(self, stream: CompletionStream) -> None:
-        rendered_at: float | None = None
         first_token_at: float | None = None
+        shown = False
         async with stream:
             async for chunk in stream:
-                if any(choice.text for choice in chunk.choices):
-                    self._chunks += 1
-                visible = stream.text.strip()
-                if not visible:
+                if not any(choice.text for choice in chunk.choices):
                     continue
-                now = time.monotonic()
-                if rendered_at is None:
+                self._chunks += 1
+                text = stream.text
+                if not shown:
+                    visible = text.strip()
+                    if not visible:
+                        continue
                     # The first message is worth a few words, not one: in a busy channel it costs
                     # one of the five sends per five seconds.
+                    now = time.monotonic()
                     first_token_at = first_token_at if first_token_at is not None else now
                     if len(visible) < FIRST_RENDER_MIN_CHARS and now - first_token_at < FIRST_RENDER_MAX_WAIT:
                         continue
-                # Re-splitting the whole text per token would cost O(n²) CPU on long answers, and
-                # Discord sees at most one edit a second anyway: render a few times a second.
-                elif now - rendered_at < RENDER_INTERVAL:
-                    continue
-                self.sequence.update(stream.text)
-                rendered_at = now
+                    shown = True
+                # Cheap per token: the sequence re-splits only the live tail and renders it when
+                # an edit can go out.
+                self.sequence.update(text)
 
     def _outcome(self, stream: CompletionStream, interrupted: bool) -> Outcome:
         usage = stream.usage
         if stream.usage_reported and usage is not None and not interrupted and not self.stopped:
             return Outcome(
-                stream.text,
-                stream.finish_reason,
-                False,
-                False,
-                usage.prompt_tokens,
-                usage.completion_tokens or 0,
-                False,
-                stream.meta.request_id,
+                text=stream.text,
+                finish_reason=stream.finish_reason,
+                interrupted=False,
+                stopped=False,
+                input_tokens=usage.prompt_tokens,
+                output_tokens=usage.completion_tokens or 0,
+                estimated=False,
+                request_id=stream.meta.request_id,
             )
         # No usage from the server (compatible server, Stop, or a broken stream): estimate what
         # was produced; each streamed chunk is about one token.
         return Outcome(
-            stream.text,
-            None if (interrupted or self.stopped) else stream.finish_reason,
-            interrupted,
-            self.stopped,
-            estimate_tokens(self.session.prompt),
-            self._chunks,
-            True,
-            stream.meta.request_id,
+            text=stream.text,
+            finish_reason=None if (interrupted or self.stopped) else stream.finish_reason,
+            interrupted=interrupted or self.shutting_down,
+            stopped=self.stopped and not self.shutting_down,
+            shutdown=self.shutting_down,
+            input_tokens=estimate_tokens(self.session.prompt),
+            output_tokens=self._chunks,
+            estimated=True,
+            request_id=stream.meta.request_id,
         )
 
     async def _record(self, outcome: Outcome) -> None:
@@ -189,19 +195,16 @@ class AnswerRun:
             self.recorded = await self.bot.ledger.record(event)
         except Exception:
             log.exception("Usage of write session %s NOT recorded: %r", session.id, event)
-            self.recorded = event.model_copy(
-                update={
-                    "cost_usd": self.bot.pricing.cost(
-                        session.model, input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens
-                    )
-                }
-            )
+            # The footer still shows what the ledger would have charged.
+            self.recorded = event.model_copy(update={"cost_usd": compute_cost(self.bot.pricing, event)})
 
     def footer(self, outcome: Outcome) -> str:
         locale = self.locale
         lines = []
         if outcome.stopped:
             lines.append(t("write.note.stopped", locale))
+        elif outcome.shutdown:
+            lines.append(t("write.note.shutdown", locale))
         elif outcome.interrupted:
             lines.append(t("write.note.interrupted", locale))
         elif outcome.finish_reason == "length":
@@ -227,18 +230,4 @@ class AnswerRun:
         view = finished_view(self.session.id, self.locale, can_continue=can_continue)
         text = outcome.text
         file = long_text_file(text) if len(text) > LONG_TEXT_THRESHOLD else None
-        refs = await self.sequence.finish(text, footer=footer, view=view, file=file)
-        if len(refs) > 1:
-            # The Stop button rode on the first message; the finished answer keeps its buttons
-            # on the last one only.
-            first, ref = final_chunks(text, footer)[0], refs[0]
-
-            async def drop_stop_button(content: str) -> None:
-                await self.sink.edit(ref, content, view=discord.ui.View())
-
-            handle = self.bot.edit_scheduler.register(self.session.channel_id, drop_stop_button)
-            handle.update(first, force=True)
-            try:
-                await handle.flush()
-            finally:
-                handle.close()
+        await self.sequence.finish(text, footer=footer, view=view, file=file)

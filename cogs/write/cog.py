@@ -379,10 +379,10 @@ class WriteCog(commands.Cog, name="Write"):
         await self.start_answer(interaction, options)
 
     async def cog_unload(self) -> None:
-        """On shutdown, stop answers the way Stop does, so their usage is recorded and their text kept."""
+        """On shutdown, end running answers as interrupted: their usage is recorded, their text kept."""
         self._purge_old_sessions.cancel()
         for run in list(self.running.values()):
-            run.stop()
+            run.stop(shutdown=True)
         if self._answer_tasks:
             _, late = await asyncio.wait(self._answer_tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             if late:

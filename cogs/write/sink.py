@@ -38,15 +38,12 @@ class AnswerSink:
     def __init__(
         self,
         interaction: discord.Interaction[Any],
-        first_view: discord.ui.View | None,
         *,
         first_is_original: bool,
     ) -> None:
         self._interaction = interaction
-        self._first_view = first_view
         # After a button's silent acknowledgement there is no placeholder to fill: start a new message.
         self._used_original = not first_is_original
-        self._sent_any = False
         self.via_channel = False
 
     def _token_alive(self) -> bool:
@@ -74,9 +71,6 @@ class AnswerSink:
     async def send_new(
         self, content: str, *, view: discord.ui.View | None = None, files: Sequence[discord.File] = ()
     ) -> discord.Message:
-        if view is None and not self._sent_any:
-            view = self._first_view  # the Stop button rides on the first message while streaming
-        self._sent_any = True
         if self._token_alive():
             try:
                 if not self._used_original:

@@ -237,3 +237,49 @@ def test_long_text_file_holds_the_text() -> None:
     file = long_text_file("é" * 9000)
     assert file.filename == "answer.md"
     assert file.fp.read().decode("utf-8") == "é" * 9000
+
+
+async def test_stop_view_rides_on_the_first_message_and_is_cleared_when_the_answer_finishes() -> None:
+    ft = FakeTime()
+    sink = FakeSink(ft)
+    stop, finished = discord.ui.View(), discord.ui.View()
+    seq: LiveTextSequence[int] = LiveTextSequence(
+        sink, EditScheduler(clock=ft.clock, sleep=ft.sleep), 1, first_view=stop
+    )
+    text = "word " * 700  # two messages
+
+    async def run() -> list[int]:
+        for pos in range(0, len(text) + 1, 50):
+            seq.update(text[:pos])
+            await ft.sleep(0.2)
+        return await seq.finish(text, footer="-# f", view=finished)
+
+    refs = await ft.run(run())
+    assert refs == [1, 2]
+    first_ops = [op for op in sink.ops if op.ref == 1]
+    # Created with the Stop button, edited without touching it, then cleared once at the end.
+    assert first_ops[0].kind == "new" and first_ops[0].view is stop
+    assert all(op.view is None for op in first_ops[1:-1])
+    cleared = first_ops[-1].view
+    assert cleared is not None and cleared is not stop and not cleared.children
+    assert first_ops[-1].content == final_chunks(text, "-# f")[0]
+    # The finished buttons go on the last message, which never showed the Stop button.
+    assert sink.views[2] is finished
+    assert all(op.view is not stop for op in sink.ops if op.ref == 2)
+
+
+async def test_single_message_answer_swaps_the_stop_view_for_the_finished_one() -> None:
+    ft = FakeTime()
+    sink = FakeSink(ft)
+    stop, finished = discord.ui.View(), discord.ui.View()
+    seq: LiveTextSequence[int] = LiveTextSequence(
+        sink, EditScheduler(clock=ft.clock, sleep=ft.sleep), 1, first_view=stop
+    )
+
+    async def run() -> list[int]:
+        seq.update("Hello there")
+        await ft.sleep(2.0)
+        return await seq.finish("Hello there, all done", footer="-# f", view=finished)
+
+    await ft.run(run())
+    assert [(op.kind, op.view) for op in sink.ops] == [("new", stop), ("edit", finished)]

@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 import discord
 import pytest
 
-from bot.discord_io.edit_scheduler import EditScheduler, LiveEditClosed, retry_after_of
+from bot.discord_io.edit_scheduler import (
+    STATS_CHANNELS,
+    EditPacing,
+    EditScheduler,
+    LiveEditClosed,
+    retry_after_of,
+)
 
 T = TypeVar("T")
 
@@ -53,8 +59,8 @@ class FakeTime:
             future.set_result(None)
 
 
-def make(ft: FakeTime, **kwargs: Any) -> EditScheduler:
-    return EditScheduler(clock=ft.clock, sleep=ft.sleep, **kwargs)
+def make(ft: FakeTime, **pacing: Any) -> EditScheduler:
+    return EditScheduler(EditPacing(**pacing), clock=ft.clock, sleep=ft.sleep)
 
 
 class Recorder:
@@ -287,3 +293,139 @@ async def test_workers_exit_when_idle_and_close_cancels() -> None:
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("edit-scheduler-")]
     with pytest.raises(LiveEditClosed):
         await busy.flush()
+
+
+async def test_stats_are_kept_for_the_most_recently_active_channels_only() -> None:
+    ft = FakeTime()
+    scheduler = make(ft)
+    sent: list[tuple[float, int, str]] = []
+    channels = range(1, STATS_CHANNELS + 11)
+
+    async def main() -> None:
+        first = scheduler.register(1, Recorder(ft, sent, 1))
+        first.update("hello")
+        await first.flush()
+        for channel in channels[1:]:
+            handle = scheduler.register(channel, Recorder(ft, sent, channel))
+            handle.update("hi")
+            await handle.flush()
+            if channel == 1000:
+                first.update("channel 1 is active again")  # its record becomes the freshest
+                await first.flush()
+
+    await ft.run(main())
+    assert len(sent) == len(channels) + 1
+    assert len(scheduler.stats) == STATS_CHANNELS
+    assert scheduler.stats[1].sends == 2
+    # Oldest activity first out: channels 2 to 11 (channel 1 was active after them).
+    assert not any(channel in scheduler.stats for channel in range(2, 12))
+    assert scheduler.stats[12].sends == 1 and scheduler.stats[channels[-1]].sends == 1
+
+
+async def test_rendered_content_is_built_only_when_an_edit_goes_out() -> None:
+    ft = FakeTime()
+    scheduler = make(ft)
+    sent: list[tuple[float, int, str]] = []
+    handle = scheduler.register(3, Recorder(ft, sent, 0))
+    state = {"text": "", "renders": 0}
+
+    def render() -> str:
+        state["renders"] += 1
+        return str(state["text"])
+
+    async def main() -> None:
+        for i in range(200):
+            state["text"] = f"tick {i}"
+            handle.update(render)
+            await ft.sleep(0.01)
+        await handle.flush()
+        # Rendering to what is already on screen costs no send.
+        handle.update(render)
+        await handle.flush()
+
+    await ft.run(main())
+    assert [c for _, _, c in sent][-1] == "tick 199"
+    assert len(sent) == 3  # t=0, t=1, t=2 (the last one at the flush)
+    assert state["renders"] == len(sent) + 1
+
+
+async def test_forced_content_is_sent_even_when_unchanged() -> None:
+    ft = FakeTime()
+    scheduler = make(ft)
+    sent: list[tuple[float, int, str]] = []
+    handle = scheduler.register(3, Recorder(ft, sent, 0))
+
+    async def main() -> None:
+        handle.update(lambda: "same")
+        await handle.flush()
+        handle.update(lambda: "same", force=True)  # e.g. the send also changes the buttons
+        await handle.flush()
+
+    await ft.run(main())
+    assert [(t, c) for t, _, c in sent] == [(0.0, "same"), (1.0, "same")]
+
+
+async def test_flush_waits_for_the_channel_budget_without_polling() -> None:
+    ft = FakeTime()
+    sleeps: list[float] = []
+
+    async def counted_sleep(delay: float) -> None:
+        sleeps.append(delay)
+        await ft.sleep(delay)
+
+    scheduler = EditScheduler(EditPacing(), clock=ft.clock, sleep=counted_sleep)
+    sent: list[tuple[float, int, str]] = []
+    handles = [scheduler.register(8, Recorder(ft, sent, k)) for k in range(6)]
+
+    async def main() -> None:
+        for k, handle in enumerate(handles):
+            handle.update(f"message {k}")
+        # Five go out at once; the sixth waits for the 5.25 s window, and so does its flush.
+        await asyncio.gather(*(handle.flush() for handle in handles))
+
+    await ft.run(main())
+    assert [t for t, _, _ in sent] == [0.0] * 5 + [5.25]
+    # A few timers (the worker's and each flush's wait for its send), not one every few ms.
+    assert len(sleeps) <= 12, sleeps
+
+
+async def test_the_channel_budget_outlives_the_messages_that_spent_it() -> None:
+    ft = FakeTime()
+    scheduler = make(ft)
+    sent: list[tuple[float, int, str]] = []
+
+    async def main() -> None:
+        first = [scheduler.register(6, Recorder(ft, sent, k)) for k in range(5)]
+        for handle in first:
+            handle.update("done")
+        await asyncio.gather(*(handle.flush() for handle in first))
+        for handle in first:
+            handle.close()  # those answers are finished
+        await ft.sleep(1.0)
+        # A new answer in the same channel a second later still waits for the window.
+        late = scheduler.register(6, Recorder(ft, sent, 9))
+        late.update("next answer")
+        await late.flush()
+
+    await ft.run(main())
+    assert [t for t, _, _ in sent] == [0.0] * 5 + [5.25]
+
+
+async def test_a_send_leaving_the_window_frees_exactly_one_place() -> None:
+    # 0.85 - 0.75 < 0.1 in floating point while 0.1 + 0.75 == 0.85: the window must use one rule
+    # for "this send has left the window", or at 0.85 every waiting message goes out at once.
+    ft = FakeTime()
+    scheduler = make(ft, per_message_interval=0.0, channel_window=0.75, channel_max_edits=1)
+    sent: list[tuple[float, int, str]] = []
+    handles = [scheduler.register(2, Recorder(ft, sent, k)) for k in range(3)]
+
+    async def main() -> None:
+        await ft.sleep(0.1)
+        handles[0].update("a")
+        await handles[0].flush()
+        handles[1].update("b")
+        handles[2].update("c")
+        await asyncio.gather(handles[1].flush(), handles[2].flush())
+
+    await ft.run(main())
+    assert [(round(t, 6), c) for t, _, c in sent] == [(0.1, "a"), (0.85, "b"), (1.6, "c")]

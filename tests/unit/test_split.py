@@ -1,4 +1,4 @@
-"""split_message / split_stream: size limit, boundaries, code fences, exact reconstruction."""
+"""split_message and StreamSplitter: size limit, boundaries, code fences, reconstruction."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from bot.discord_io.splitting import (
     MIN_LIMIT,
+    StreamSplitter,
     split_message,
     split_spans,
-    split_stream,
 )
 
 FENCE_LINE = re.compile(r"^```[A-Za-z0-9_+#.\-]*$")
@@ -113,30 +113,50 @@ def test_property_split_fits_and_reconstructs(text: str, limit: int) -> None:
     check(text, limit)
 
 
-@settings(max_examples=150, deadline=None)
-@given(text=TEXTS, limit=st.integers(MIN_LIMIT, 300), cuts=st.lists(st.integers(1, 200), max_size=60))
-def test_property_stream_finalized_chunks_never_change(text: str, limit: int, cuts: list[int]) -> None:
+@settings(max_examples=250, deadline=None)
+@given(text=TEXTS, limit=st.integers(MIN_LIMIT, 300), cuts=st.lists(st.integers(1, 40), max_size=200))
+def test_property_incremental_splitter_equals_splitting_the_whole_text_at_every_step(
+    text: str, limit: int, cuts: list[int]
+) -> None:
+    """After every step the finalized chunks and the live tail are the first chunks of splitting the
+    text so far in one go; finalized chunks never change, so they are a prefix of the final split.
+    Small steps cut fences and their language tags in every possible place."""
     final = split_message(text, limit)
-    previous: list[str] = []
+    splitter = StreamSplitter(limit)
     pos = 0
     for cut in [*cuts, len(text)]:
         pos = min(len(text), pos + cut)
-        snap = split_stream(text[:pos], limit)
-        assert snap.finalized[: len(previous)] == previous
-        assert final[: len(snap.finalized)] == snap.finalized
-        assert len(snap.live) <= limit
-        previous = snap.finalized
+        so_far = text[:pos]
+        before = list(splitter.finalized)
+        new = splitter.feed(so_far)
+        assert splitter.finalized == before + new
+        whole = split_spans(so_far, limit)
+        done = len(splitter.finalized)
+        assert splitter.finalized == [span.render(so_far) for span in whole[:done]]
+        assert splitter.finalized == final[:done]
+        if so_far:
+            assert splitter.live_start == whole[done].start
+            assert splitter.live() == whole[done].render(so_far)
+            assert len(splitter.live()) <= limit
+        else:
+            assert splitter.live() == "" and splitter.live_start == 0
         if pos == len(text):
             break
-    snap = split_stream(text, limit)
-    # The live tail is the next chunk of the final split (it lags until the text has finished).
-    assert final[: len(snap.finalized)] == snap.finalized
-    assert snap.live == (final[len(snap.finalized)] if text else "")
 
 
 def test_stream_live_tail_is_the_next_chunk() -> None:
     text = "word " * 1000
-    snap = split_stream(text, 2000)
-    assert snap.finalized == split_message(text, 2000)[: len(snap.finalized)]
-    assert text[snap.live_start :].startswith(snap.live)
-    assert split_stream("", 2000).live == ""
+    splitter = StreamSplitter(2000)
+    splitter.feed(text)
+    done = len(splitter.finalized)
+    assert done == 2
+    assert [*splitter.finalized, splitter.live()] == split_message(text, 2000)
+    assert text[splitter.live_start :] == splitter.live()
+
+
+def test_incremental_splitter_starts_over_on_a_text_that_does_not_continue() -> None:
+    splitter = StreamSplitter(60)
+    splitter.feed("```py\n" + "x = 1\n" * 40)
+    assert splitter.finalized
+    splitter.feed("plain text now")
+    assert splitter.finalized == [] and splitter.live() == "plain text now"
