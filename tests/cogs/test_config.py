@@ -52,7 +52,14 @@ async def test_show_lists_every_features_settings_from_the_registry_with_default
     assert result.ephemeral
     embed = result.response.embeds[0]
     assert embed.title == "Settings of this server"
-    assert [f.name for f in embed.fields] == ["Server (server)", "Text writing (write)"]
+    # Every loaded feature appears, /usage too, without /config naming any of them.
+    assert [f.name for f in embed.fields] == [
+        "Server (server)",
+        "Text writing (write)",
+        "Usage reports (usage)",
+    ]
+    # A feature that uses no model offers no model settings.
+    assert _field(result, "(usage)") == "`enabled` · on"
     write = _field(result, "(write)").splitlines()
     assert "✏️ `max_tokens` · 300" in write
     assert "`cooldown_seconds` · 5" in write
@@ -134,7 +141,7 @@ async def test_model_is_checked_against_the_catalog_and_offered_by_autocomplete(
 
 async def test_feature_and_setting_names_autocomplete_from_the_registry(world: World) -> None:
     features = await world.admin.autocomplete(world.channel, "config set", "feature", "")
-    assert [c["value"] for c in features] == ["server", "write"]
+    assert [c["value"] for c in features] == ["server", "write", "usage"]
     settings = await world.admin.autocomplete(world.channel, "config set", "setting", "", feature="write")
     assert [c["value"] for c in settings] == [
         "enabled",

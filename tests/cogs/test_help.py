@@ -26,6 +26,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     assert embed.description.splitlines() == [
         "`/config` — Show and change this server's bot settings",
         "`/help` — Show the bot's commands and this server's features",
+        "`/usage` — AI usage and cost in this server",
         "`/write` — Write text with the AI model, streamed as it is generated",
     ]
     features = embed.fields[0]
@@ -34,6 +35,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     assert features.value.splitlines() == [
         "✅ Text writing — /write completes your prompt, streamed as it is written",
         "✅ Server settings — /config shows and changes this server's settings (Manage Server)",
+        "✅ Usage reports — /usage shows what the AI cost, with budgets and a chart",
     ]
 
 
@@ -53,6 +55,7 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
     assert embed.description.splitlines() == [
         "`/设置` — 查看和修改本服务器的机器人设置",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
+        "`/用量` — 本服务器的 AI 用量和费用",
         "`/写作` — 用 AI 模型写作，生成过程实时显示",
     ]
     write_state = embed.fields[0].value.splitlines()[0]
