@@ -4,6 +4,7 @@ error, exempt roles, the refusal in the member's language."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -86,3 +87,37 @@ async def test_exempt_roles_are_not_held_to_the_member_budget(world: World) -> N
     assert len(await world.events()) == 1
     refused: Any = await world.bob.slash(world.channel, "write", prompt="hi", max_tokens=1000)
     assert refused.ephemeral and "daily AI budget" in refused.response.content
+
+
+async def test_fifty_simultaneous_writes_at_the_edge_of_the_budget_spend_at_most_the_budget(
+    world: World,
+) -> None:
+    # Each answer may cost up to 50 tokens at $2 per million plus its prompt: about $0.0001, so a
+    # budget of $0.0005 has room for four worst cases, whatever order the fifty arrive in.
+    budget = Decimal("0.0005")
+    await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=budget)
+    members = [world.guild.add_member(world.env.create_user(f"m{n}")) for n in range(50)]
+    env = world.env
+
+    async def brief(**_: Any) -> None:
+        await asyncio.sleep(0.05)
+
+    # simcord runs one operation at a time; with its settle step cut to a short pause each /write
+    # returns once decided and answers stream on in the background, overlapping the next ones.
+    env._settle_internal = brief
+    try:
+        results = [
+            await m.slash(world.channel, "write", prompt="Hi [[words:40]]", max_tokens=50) for m in members
+        ]
+    finally:
+        del env._settle_internal
+    started = [r for r in results if not r.ephemeral]
+    refused = [r for r in results if r.ephemeral]
+    assert started and len(refused) >= 40
+    assert all("monthly AI budget does not cover" in r.response.content for r in refused)
+    await world.wait_until(lambda: len(world.finished()) == len(started))
+    await world.drain()
+    events = await world.events()
+    assert len(events) == len(started) == len(world.completion_requests())
+    assert sum((e.cost_usd or Decimal(0) for e in events), Decimal(0)) <= budget
+    assert await _held(world.bot.db) == 0
