@@ -218,7 +218,11 @@ class Budgets:
                     continue
                 for item, outcome in decided:
                     if item.future.done():
-                        continue  # the caller gave up; an unreleased reservation expires
+                        # The caller gave up (cancelled) while this was decided: hold nothing for it.
+                        if isinstance(outcome, Reservation) and outcome.id is not None:
+                            dropped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                            self._queue.append(_Drop(outcome, dropped))
+                        continue
                     if isinstance(outcome, BaseException):
                         item.future.set_exception(outcome)
                     else:

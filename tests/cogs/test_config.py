@@ -238,3 +238,24 @@ async def test_a_member_without_manage_server_is_refused_even_when_the_server_al
         world.env, "MissingPermissions", "MissingPermissions", "MissingPermissions", "MissingPermissions"
     )
     assert await world.bot.feature_settings.overrides(world.guild.id, "write") == {}
+
+
+async def test_reply_language_and_feature_switch_are_settings_like_any_other(
+    world: World, user_locale: Callable[[str], None]
+) -> None:
+    await world.config("set", feature="server", setting="reply_locale", value="zh-CN")
+    shown = await world.config("show", feature="server")
+    # The server's language now applies to the admin's own replies too.
+    assert shown.response.embeds[0].title == "本服务器的设置"
+    assert "✏️ `reply_locale` · `zh-CN`" in _field(shown, "(server)").splitlines()
+    await world.config("set", feature="server", setting="reply_locale", value="auto")
+    assert (await world.bot.guild_settings.get(world.guild.id)).reply_locale is None
+
+    await world.config("set", feature="write", setting="enabled", value="off")
+    refused = await world.member.slash(world.channel, "write", prompt="hi")
+    assert refused.ephemeral and "turned off in this server" in refused.response.content
+    assert_errors(world.env, "FeatureDisabled")
+    choices = await world.admin.autocomplete(
+        world.channel, "config set", "value", "", feature="write", setting="enabled"
+    )
+    assert [c["value"] for c in choices] == ["on", "off"]

@@ -199,3 +199,22 @@ async def test_budget_settings_validate_and_round_trip(db: Database) -> None:
     saved = await repo.update(1, monthly_budget_usd="12.50", budget_exempt_role_ids=[9, 3, 9])
     assert await repo.get(1) == saved
     assert saved.monthly_budget_usd == Decimal("12.50") and saved.budget_exempt_role_ids == (3, 9)
+
+
+async def test_a_caller_cancelled_while_waiting_holds_nothing(db: Database) -> None:
+    budgets = Budgets(db, clock=Clock(NOON))
+    settings = GuildSettings(monthly_budget_usd=Decimal("1"))
+    waiting = asyncio.ensure_future(
+        budgets.reserve(guild_id=1, user_id=7, feature="write", amount=Decimal("1"), settings=settings)
+    )
+    await asyncio.sleep(0)  # queued; the worker is deciding it
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    # The whole budget is available again once the worker has dropped the orphan.
+    fresh = await budgets.reserve(
+        guild_id=1, user_id=8, feature="write", amount=Decimal("1"), settings=settings
+    )
+    assert fresh.id is not None
+    await budgets.release(fresh)
+    assert await _held(db) == 0
