@@ -228,7 +228,7 @@ class ConfigCog(commands.Cog, name="Config"):
         target = self._target(feature, ctx.locale)
         setting = self._setting(target, name, _TYPED_KINDS, ctx.locale)
         value = parse_text(setting, text)
-        if setting.kind in ("model", "models") and value is not None:
+        if setting.kind in ("model", "models") and value:
             self._check_models(target, [value] if isinstance(value, str) else list(value), ctx.locale)
         old, new = await self._change(ctx, target, setting, value)
         await self._reply_changed(ctx, target, setting, old, new)
@@ -532,7 +532,7 @@ class ConfigCog(commands.Cog, name="Config"):
             options = ["on", "off"]
         else:
             options = list(literal_choices(setting.annotation))
-        if setting.optional:
+        if setting.optional or setting.kind == "models":
             options.append("none")
         needle = current.lower()
         return [

@@ -115,6 +115,8 @@ def parse_text(setting: Setting, text: str) -> Any:
     if setting.optional and stripped.lower() in NONE_WORDS:
         return None
     if setting.kind == "models" or typing.get_origin(setting.annotation) is tuple:
+        if stripped.lower() in NONE_WORDS:
+            return []  # an empty list: for allowed_models, every model
         return [part for part in _LIST_SPLIT.split(stripped) if part]
     return stripped
 

@@ -137,6 +137,9 @@ async def test_model_is_checked_against_the_catalog_and_offered_by_autocomplete(
         "davinci-002",
         "gpt-3.5-turbo-instruct",
     )
+    # "none" empties the list: every model is allowed again.
+    await world.config("set", feature="write", setting="allowed_models", value="none")
+    assert (await world.bot.feature_settings.get(world.guild.id, WRITE)).allowed_models == ()
 
 
 async def test_feature_and_setting_names_autocomplete_from_the_registry(world: World) -> None:
