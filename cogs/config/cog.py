@@ -8,6 +8,7 @@ command runs, because a server can give the commands to anyone in its integratio
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -153,7 +154,7 @@ class ConfigCog(commands.Cog, name="Config"):
         )
         await ctx.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
-    async def _run(self, interaction: discord.Interaction[Any], action: Any) -> None:
+    async def _run(self, interaction: discord.Interaction[Any], action: Awaitable[None]) -> None:
         """Run a command body; a refusal is told privately in the member's language."""
         try:
             await action

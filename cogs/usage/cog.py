@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -76,7 +77,7 @@ class UsageCog(commands.Cog, name="Usage"):
         guild_only=True,
     )
 
-    def __init__(self, bot: OpenAIBot, *, clock: Any = None) -> None:
+    def __init__(self, bot: OpenAIBot, *, clock: Callable[[], datetime] | None = None) -> None:
         self.bot = bot
         self.reports = UsageReports(bot.db)
         self._clock = clock or (lambda: datetime.now(UTC))
