@@ -30,11 +30,12 @@ from bot.model_catalog import ModelCatalog
 from bot.openai_api import OpenAIClient
 from bot.settings import Settings
 from bot.usage import PricingTable, UsageLedger
+from bot.usage.budgets import Budgets
 
 log = logging.getLogger(__name__)
 
 # Every feature cog, loaded in this order; one that fails to load is logged and skipped.
-EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.write")
+EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.write", "cogs.config", "cogs.usage")
 
 
 class OpenAIBot(commands.Bot):
@@ -46,6 +47,7 @@ class OpenAIBot(commands.Bot):
     api: OpenAIClient
     pricing: PricingTable
     ledger: UsageLedger
+    budgets: Budgets
     guild_settings: GuildSettingsRepo
     feature_settings: FeatureSettingsRepo
     contexts: ContextBuilder
@@ -120,6 +122,7 @@ class OpenAIBot(commands.Bot):
         self.ledger = UsageLedger(self.db, self.pricing)
         await self.ledger.start()
         services.push_async_callback(self.ledger.close)
+        self.budgets = Budgets(self.db)
         self.guild_settings = GuildSettingsRepo(self.db)
         self.feature_settings = FeatureSettingsRepo(self.db)
         self.contexts = ContextBuilder(settings, self.features, self.guild_settings, self.feature_settings)

@@ -1,21 +1,30 @@
-"""Server-wide settings that belong to no feature (reply language, log channel), and their repository.
-A stored row holds only what an admin changed; per-feature settings live in `feature_settings`."""
+"""Server-wide settings that belong to no feature (reply language, log channel, budgets), and their
+repository. A stored row holds only what an admin changed; per-feature settings live in `feature_settings`."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.db.database import Database
 
 log = logging.getLogger(__name__)
 
+# Budgets above this are typing mistakes (and would overflow nothing, but mean nothing either).
+MAX_BUDGET_USD = Decimal(1_000_000)
+
 
 class GuildSettings(BaseModel):
-    """One server's own settings; the field defaults are what a server gets until it changes one."""
+    """One server's own settings; the field defaults are what a server gets until it changes one.
+
+    Budgets are here rather than in a feature's settings because they span every feature that
+    spends: one server total and one member total, whichever command spends it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -23,9 +32,45 @@ class GuildSettings(BaseModel):
     reply_locale: Literal["en-US", "zh-CN"] | None = None
     #: Channel where the bot reports admin-relevant events; None reports nowhere.
     log_channel_id: int | None = None
+    #: What the whole server may spend per calendar month (UTC), in USD; None: no limit.
+    monthly_budget_usd: Decimal | None = Field(
+        default=None, ge=0, le=MAX_BUDGET_USD, allow_inf_nan=False, decimal_places=6
+    )
+    #: What one member may spend per day (UTC), in USD; None: no limit.
+    member_daily_budget_usd: Decimal | None = Field(
+        default=None, ge=0, le=MAX_BUDGET_USD, allow_inf_nan=False, decimal_places=6
+    )
+    #: Members with one of these roles have no daily budget (the server's still applies).
+    budget_exempt_role_ids: tuple[int, ...] = ()
+
+    @field_validator("budget_exempt_role_ids", mode="before")
+    @classmethod
+    def _sorted_unique(cls, value: object) -> object:
+        if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, int) for v in value):
+            return tuple(sorted(set(value)))
+        return value
 
 
 _FIELDS = tuple(GuildSettings.model_fields)
+_COLUMNS = ", ".join(_FIELDS)
+# Stored as JSON text: the tuple-valued fields.
+_JSON_FIELDS = frozenset({"budget_exempt_role_ids"})
+
+
+def _to_column(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _JSON_FIELDS:
+        return json.dumps(list(value)) if value else None
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _from_column(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    return json.loads(value) if name in _JSON_FIELDS else value
 
 
 class GuildSettingsRepo:
@@ -36,11 +81,11 @@ class GuildSettingsRepo:
 
     async def get(self, guild_id: int) -> GuildSettings:
         row = await self._db.fetchone(
-            "SELECT reply_locale, log_channel_id FROM guild_settings WHERE guild_id = ?", (guild_id,)
+            f"SELECT {_COLUMNS} FROM guild_settings WHERE guild_id = ?", (guild_id,)
         )
         if row is None:
             return GuildSettings()
-        stored = {name: row[name] for name in _FIELDS if row[name] is not None}
+        stored = {name: _from_column(name, row[name]) for name in _FIELDS if row[name] is not None}
         try:
             return GuildSettings.model_validate(stored)
         except ValidationError as exc:
@@ -53,21 +98,21 @@ class GuildSettingsRepo:
         async with self._db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    "SELECT reply_locale, log_channel_id FROM guild_settings WHERE guild_id = ?", (guild_id,)
+                    f"SELECT {_COLUMNS} FROM guild_settings WHERE guild_id = ?", (guild_id,)
                 )
             )
-            current = {name: rows[0][name] for name in _FIELDS} if rows else {}
+            current = {name: _from_column(name, rows[0][name]) for name in _FIELDS} if rows else {}
             merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
             try:
                 settings = GuildSettings.model_validate(merged)
             except ValidationError as exc:
                 raise ValueError(str(exc)) from None
+            values = [_to_column(name, getattr(settings, name)) for name in _FIELDS]
             await conn.execute_fetchall(
-                "INSERT INTO guild_settings (guild_id, reply_locale, log_channel_id, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET"
-                " reply_locale = excluded.reply_locale, log_channel_id = excluded.log_channel_id,"
-                " updated_at = excluded.updated_at",
-                (guild_id, settings.reply_locale, settings.log_channel_id, datetime.now(UTC).isoformat()),
+                f"INSERT INTO guild_settings (guild_id, {_COLUMNS}, updated_at)"
+                f" VALUES (?, {', '.join('?' * len(_FIELDS))}, ?) ON CONFLICT (guild_id) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in (*_FIELDS, "updated_at")),
+                (guild_id, *values, datetime.now(UTC).isoformat()),
             )
         log.info("guild %d settings updated: %s", guild_id, sorted(changes))
         return settings

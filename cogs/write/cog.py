@@ -25,6 +25,9 @@ from bot.error_handler import handle_app_command_error, known_error_text
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
 from bot.openai_api import BadRequestError, CompletionStream, NotFoundError, OpenAIError
+from bot.usage.budgets import BudgetExceeded, Reservation
+from bot.usage.estimate import estimate_tokens
+from bot.usage.refusal import budget_refusal_text
 from cogs.write.answer import AnswerRun
 from cogs.write.feature import CONTINUE_CONTEXT_CHARS, FEATURE, MAX_PROMPT_CHARS, WriteSettings
 from cogs.write.sessions import WriteSession, WriteSessionRepo
@@ -224,6 +227,42 @@ class WriteCog(commands.Cog, name="Write"):
         if available is not None and request.model not in available:
             await self._refuse(interaction, self._unknown_model(request.model, available, ctx.locale))
             return False
+        reservation = await self._reserve(request)
+        if reservation is None:
+            return False
+        try:
+            return await self._answer_within_budget(request, available)
+        finally:
+            # By now the ledger holds what the answer really cost (or nothing was spent).
+            try:
+                await self.bot.budgets.release(reservation)
+            except Exception:
+                log.exception("Could not release budget reservation %s (it expires)", reservation.id)
+
+    async def _reserve(self, request: _Request) -> Reservation | None:
+        """Hold the answer's worst-case cost (the prompt in, max_tokens out); None when refused."""
+        ctx, user = request.ctx, request.ctx.interaction.user
+        assert ctx.guild_id is not None and ctx.guild is not None
+        worst = self.bot.pricing.cost(
+            request.model,
+            input_tokens=estimate_tokens(request.options.prompt),
+            output_tokens=request.max_tokens,
+        )
+        try:
+            return await self.bot.budgets.reserve(
+                guild_id=ctx.guild_id,
+                user_id=user.id,
+                feature=FEATURE.name,
+                amount=worst,
+                settings=ctx.guild,
+                role_ids=[role.id for role in getattr(user, "roles", ())],
+            )
+        except BudgetExceeded as refusal:
+            await self._refuse(ctx.interaction, budget_refusal_text(refusal, ctx.locale))
+            return None
+
+    async def _answer_within_budget(self, request: _Request, available: list[str] | None) -> bool:
+        ctx, interaction = request.ctx, request.ctx.interaction
         assert ctx.guild_id is not None and interaction.channel_id is not None
         session = await self.sessions.create(
             guild_id=ctx.guild_id,

@@ -25,12 +25,15 @@ async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, ne
     bot: OpenAIBot = simcord_env.bot
     # /help and /write read no message content: no privileged intent is requested.
     assert not bot.requested_privileged_intents
-    assert bot.features.permissions() == discord.Permissions(
-        view_channel=True, send_messages=True, send_messages_in_threads=True, attach_files=True
-    )
+    # Reading and replying (in threads too), plus what each loaded feature declares: nothing else.
+    expected = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True)
+    for feature in bot.features:
+        expected.update(**dict.fromkeys(feature.permissions, True))
+    assert bot.features.permissions() == expected
+    assert not expected.manage_messages and not expected.moderate_members
     assert bot.invite_url() == (
         f"https://discord.com/oauth2/authorize?client_id={bot.application_id}"
-        "&scope=bot+applications.commands&permissions=274877942784"
+        f"&scope=bot+applications.commands&permissions={expected.value}"
     )
     listening = new_bot(extensions=(*EXTENSIONS, LISTENER))
     assert listening.requested_privileged_intents == {"message_content"}
@@ -63,10 +66,10 @@ async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_i
 
         channel, alice = _world(env)
         embed = (await alice.slash(channel, "help")).response.embeds[0]
-        assert embed.fields[0].value.splitlines() == [
-            "✅ Text writing — /write completes your prompt, streamed as it is written",
-            "⚠️ Listening (unavailable: Discord did not grant the bot an intent it needs)",
-        ]
+        lines = embed.fields[0].value.splitlines()
+        assert "✅ Text writing — /write completes your prompt, streamed as it is written" in lines
+        assert lines[-1] == "⚠️ Listening (unavailable: Discord did not grant the bot an intent it needs)"
+        assert sum(line.startswith("⚠️") for line in lines) == 1
         result = await alice.slash(channel, "listen")
         assert result.ephemeral
         assert result.response.content.startswith("Listening is unavailable: Discord did not grant the bot")

@@ -72,6 +72,14 @@ async def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, sta
                 " (guild_id, models_json, write_max_tokens, reply_locale, updated_at) VALUES"
                 " (42, '{\"write\": \"davinci-002\"}', 300, 'zh-CN', 'then')"
             )
+        else:  # features own their settings; guild_settings holds only server-wide ones
+            await conn.execute(
+                "INSERT INTO feature_settings VALUES"
+                " (42, 'write', '{\"model\":\"davinci-002\",\"max_tokens\":300}', 'then')"
+            )
+            await conn.execute(
+                "INSERT INTO guild_settings (guild_id, reply_locale, updated_at) VALUES (42, 'zh-CN', 'then')"
+            )
         await conn.execute("INSERT INTO command_sync VALUES ('global', 'abc123', 'then')")
     await old.close()
     assert ("usage_events" in _tables(path)) == (start >= 2)
