@@ -103,3 +103,17 @@ async def test_one_interaction_reads_the_settings_once(
     await alice.slash(channel, "write", prompt="hi")
     assert reads == ["guild", "write"]
     assert_errors(simcord_env, "FeatureDisabled")
+
+
+def test_readmes_invite_links_ask_for_what_the_loaded_features_need() -> None:
+    """README's invite URL must follow the features: a new feature's permission shows up here."""
+    import re
+    from pathlib import Path
+
+    from bot.features import FeatureRegistry
+
+    needed = FeatureRegistry.from_extensions(EXTENSIONS).permissions().value
+    root = Path(__file__).resolve().parents[2]
+    for readme in ("README.md", "README.zh-CN.md"):
+        text = (root / readme).read_text(encoding="utf-8")
+        assert re.findall(r"permissions=(\d+)", text) == [str(needed)], readme
