@@ -31,21 +31,20 @@ def is_reasoning_model(model: str) -> bool:
     return bool(_REASONING.match(model))
 
 
-def token_limit_field(model: str, *, openai_hosted: bool = True) -> str:
+def token_limit_field(model: str) -> str:
     """The body field that caps the answer's length for this model.
 
-    OpenAI's reasoning models reject `max_tokens`; older chat models and compatible servers
-    (Ollama, vLLM) take the classic `max_tokens`.
+    OpenAI's reasoning models reject `max_tokens`; older chat models take the classic `max_tokens`,
+    and so do compatible servers (Ollama, vLLM), whose models (llama3, qwen, ...) are not named
+    like OpenAI's reasoning families. Decided by name, so the same rules hold on any server.
     """
-    if openai_hosted and is_reasoning_model(model):
-        return "max_completion_tokens"
-    return "max_tokens"
+    return "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"
 
 
-def check_parameters(model: str, temperature: float | None, *, openai_hosted: bool = True) -> None:
+def check_parameters(model: str, temperature: float | None) -> None:
     """Raise ChatParameterError for a parameter the model refuses (reasoning models take only the
     default temperature, 1)."""
-    if openai_hosted and is_reasoning_model(model) and temperature is not None and temperature != 1:
+    if is_reasoning_model(model) and temperature is not None and temperature != 1:
         raise ChatParameterError(f"{model} accepts only the default temperature (1), not {temperature}")
 
 
@@ -166,11 +165,10 @@ class ChatStream(JSONEventStream[ChatCompletionChunk]):
 
 
 class ChatCompletions:
-    """`chat.completions.create` / `.stream`. `openai_hosted` decides the parameter rules."""
+    """`chat.completions.create` / `.stream`, with the model's parameter rules applied first."""
 
-    def __init__(self, transport: Transport, *, openai_hosted: bool = True) -> None:
+    def __init__(self, transport: Transport) -> None:
         self._t = transport
-        self.openai_hosted = openai_hosted
 
     def _body(
         self,
@@ -181,8 +179,8 @@ class ChatCompletions:
         extra: dict[str, Any],
         **stream: Any,
     ) -> bytes:
-        check_parameters(model, temperature, openai_hosted=self.openai_hosted)
-        limit = {token_limit_field(model, openai_hosted=self.openai_hosted): max_tokens}
+        check_parameters(model, temperature)
+        limit = {token_limit_field(model): max_tokens}
         return ChatCompletionRequest(
             model=model, messages=messages, temperature=temperature, **limit, **stream, **extra
         ).to_json()
@@ -226,5 +224,5 @@ class ChatCompletions:
 class Chat:
     """The `client.chat` namespace, as in the official SDK: `client.chat.completions`."""
 
-    def __init__(self, transport: Transport, *, openai_hosted: bool = True) -> None:
-        self.completions = ChatCompletions(transport, openai_hosted=openai_hosted)
+    def __init__(self, transport: Transport) -> None:
+        self.completions = ChatCompletions(transport)

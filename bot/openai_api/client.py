@@ -7,7 +7,6 @@ from types import TracebackType
 from typing import Self
 
 import aiohttp
-from yarl import URL
 
 from bot.openai_api.audio import Audio
 from bot.openai_api.chat import Chat
@@ -52,9 +51,7 @@ class OpenAIClient:
             sleep=sleep,
         )
         self.completions = Completions(self._transport)
-        # Parameter rules for reasoning models are OpenAI's; compatible servers take the classic ones.
-        hosted = (URL(base_url).host or "").endswith("openai.com")
-        self.chat = Chat(self._transport, openai_hosted=hosted)
+        self.chat = Chat(self._transport)
         self.images = Images(self._transport)
         self.audio = Audio(self._transport)
         self.embeddings = Embeddings(self._transport)

@@ -24,13 +24,17 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     embed = result.response.embeds[0]
     assert embed.title == "What I can do"
     assert embed.description.splitlines() == [
+        "`/chat` — Conversations with the AI model in threads",
         "`/help` — Show the bot's commands and this server's features",
         "`/write` — Write text with the AI model, streamed as it is generated",
     ]
     features = embed.fields[0]
     assert features.name == "Features in this server"
     # Only what is loaded: no feature this bot does not have is listed as enabled.
-    assert features.value == "✅ Text writing — /write completes your prompt, streamed as it is written"
+    assert features.value.splitlines() == [
+        "✅ Text writing — /write completes your prompt, streamed as it is written",
+        "✅ Conversations — /chat new opens a thread where the model answers every message",
+    ]
 
 
 async def test_help_follows_the_servers_language_and_settings_and_no_other_servers(simcord_env: Any) -> None:
@@ -47,10 +51,13 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
     assert embed.title == "我能做什么"
     # Commands are named as a zh-CN client shows them.
     assert embed.description.splitlines() == [
+        "`/对话` — 在子区中与 AI 模型对话",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
         "`/写作` — 用 AI 模型写作，生成过程实时显示",
     ]
-    assert embed.fields[0].value == "⛔ 文本写作 — /write 补全你的提示词，边生成边显示（已关闭）"
+    assert (
+        embed.fields[0].value.splitlines()[0] == "⛔ 文本写作 — /write 补全你的提示词，边生成边显示（已关闭）"
+    )
     assert embed.footer.text == "回答由 AI 模型生成，可能有误。"
 
     # The other server changed nothing: English (its member's client) and /write on.
@@ -67,7 +74,7 @@ async def test_help_follows_the_members_client_language(
     result = await alice.slash(channel, "help")
     assert result.response.embeds[0].title == "我能做什么"
     assert result.response.embeds[0].fields[0].name == "本服务器的功能"
-    assert result.response.embeds[0].description.startswith("`/帮助` — ")
+    assert "`/帮助` — 显示机器人的命令和本服务器启用的功能" in result.response.embeds[0].description
 
 
 async def test_help_commands_are_synced_with_chinese_localizations(simcord_env: Any) -> None:

@@ -87,7 +87,6 @@ def validate(
 @pytest.fixture
 async def client(fake_openai: FakeOpenAI) -> AsyncIterator[OpenAIClient]:
     async with OpenAIClient(api_key=TEST_API_KEY, base_url=fake_openai.base_url, max_retries=0) as c:
-        c.chat.completions.openai_hosted = True  # OpenAI's parameter rules, as in production
         yield c
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from bot.openai_api import (
@@ -33,16 +34,6 @@ async def client(fake_openai: FakeOpenAI) -> AsyncIterator[OpenAIClient]:
         yield c
 
 
-@pytest.fixture
-async def hosted(fake_openai: FakeOpenAI) -> AsyncIterator[OpenAIClient]:
-    """A client that applies OpenAI's parameter rules (as when talking to api.openai.com)."""
-    async with OpenAIClient(
-        api_key=fake_openai.api_key or "", base_url=fake_openai.base_url, max_retries=0
-    ) as c:
-        c.chat.completions.openai_hosted = True
-        yield c
-
-
 @pytest.mark.parametrize(
     ("model", "reasoning"),
     [
@@ -59,20 +50,15 @@ async def hosted(fake_openai: FakeOpenAI) -> AsyncIterator[OpenAIClient]:
 )
 def test_reasoning_models_are_recognised(model: str, reasoning: bool) -> None:
     assert is_reasoning_model(model) is reasoning
+    # Compatible servers' models (llama3, ...) are not named like reasoning models: classic fields.
     assert token_limit_field(model) == ("max_completion_tokens" if reasoning else "max_tokens")
-    # Compatible servers take the classic parameters whatever the model is called.
-    assert token_limit_field(model, openai_hosted=False) == "max_tokens"
-
-
-async def test_loopback_client_is_not_openai_hosted(client: OpenAIClient) -> None:
-    assert client.chat.completions.openai_hosted is False
 
 
 async def test_create_sends_only_set_fields_and_parses_the_answer(
-    fake_openai: FakeOpenAI, hosted: OpenAIClient
+    fake_openai: FakeOpenAI, client: OpenAIClient
 ) -> None:
     messages = [message("system", "Be brief."), message("user", "Hello [[words:7]]", name="alice")]
-    result = await hosted.chat.completions.create(model="gpt-4.1", messages=messages, max_tokens=50)
+    result = await client.chat.completions.create(model="gpt-4.1", messages=messages, max_tokens=50)
     rec = fake_openai.requests[-1]
     assert rec.path == "/v1/chat/completions"
     assert rec.json == {"model": "gpt-4.1", "messages": messages, "max_tokens": 50}
@@ -85,10 +71,10 @@ async def test_create_sends_only_set_fields_and_parses_the_answer(
 
 
 async def test_reasoning_model_gets_max_completion_tokens_and_no_temperature(
-    fake_openai: FakeOpenAI, hosted: OpenAIClient
+    fake_openai: FakeOpenAI, client: OpenAIClient
 ) -> None:
     messages = [message("user", "hi")]
-    await hosted.chat.completions.create(
+    await client.chat.completions.create(
         model="gpt-5.4-mini", messages=messages, max_tokens=20, reasoning_effort="low", user="g:1"
     )
     body = fake_openai.requests[-1].json
@@ -101,23 +87,22 @@ async def test_reasoning_model_gets_max_completion_tokens_and_no_temperature(
     }
     sent = len(fake_openai.requests)
     with pytest.raises(ChatParameterError):
-        await hosted.chat.completions.create(model="o4-mini", messages=messages, temperature=0.2)
+        await client.chat.completions.create(model="o4-mini", messages=messages, temperature=0.2)
     assert len(fake_openai.requests) == sent  # refused before the call
     # The default temperature is allowed.
-    await hosted.chat.completions.create(model="o4-mini", messages=messages, temperature=1)
+    await client.chat.completions.create(model="o4-mini", messages=messages, temperature=1)
 
 
-async def test_the_fake_refuses_classic_parameters_for_reasoning_models(client: OpenAIClient) -> None:
-    # The loopback client sends classic parameters (compatible-server rules); the fake answers as
-    # OpenAI does, so the rules above are needed.
-    with pytest.raises(BadRequestError) as info:
-        await client.chat.completions.create(model="gpt-5.5", messages=[message("user", "x")], max_tokens=5)
-    assert info.value.code == "unsupported_parameter" and info.value.param == "max_tokens"
-    with pytest.raises(BadRequestError) as info:
-        await client.chat.completions.create(
-            model="gpt-5.5", messages=[message("user", "x")], temperature=0.3
-        )
-    assert info.value.code == "unsupported_value"
+async def test_the_fake_refuses_classic_parameters_for_reasoning_models(fake_openai: FakeOpenAI) -> None:
+    """What OpenAI answers a reasoning model given classic parameters: why the rules are needed."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {fake_openai.api_key}"}) as http:
+        body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5}
+        async with http.post(fake_openai.base_url + "/chat/completions", json=body) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["code"] == "unsupported_parameter"
+        body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "x"}], "temperature": 0.3}
+        async with http.post(fake_openai.base_url + "/chat/completions", json=body) as response:
+            assert (await response.json())["error"]["code"] == "unsupported_value"
 
 
 async def test_stream_accumulates_text_finish_reason_and_final_usage(
