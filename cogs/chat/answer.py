@@ -85,6 +85,8 @@ class ChatTurn:
             self.sink, bot.edit_scheduler, thread.id
         )
         self.stopped = False
+        #: The stored answer, once the turn has one.
+        self.answer: StoredMessage | None = None
         self._consumer: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
@@ -113,7 +115,7 @@ class ChatTurn:
         shown = await self._finish(outcome, recorded)
         me = self.bot.user
         # Stored after it is shown: the next turn of this thread waits for this one anyway.
-        await self.repo.add_message(
+        self.answer = await self.repo.add_message(
             self.conversation,
             role="assistant",
             author_id=me.id if me else 0,

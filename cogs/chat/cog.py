@@ -26,7 +26,7 @@ from bot.error_handler import handle_app_command_error
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
 from cogs.chat.answer import ChatTurn
-from cogs.chat.context import accepts_images, build_context
+from cogs.chat.context import ContextWindow, accepts_images, build_context
 from cogs.chat.conversations import Conversation, ConversationRepo, StoredMessage
 from cogs.chat.feature import (
     FEATURE,
@@ -49,6 +49,8 @@ AUTO_ARCHIVE_MINUTES: Literal[1440] = 1440
 THREAD_NAME_CHARS = 90
 SHUTDOWN_GRACE_SECONDS = 5.0
 PURGE_INTERVAL_HOURS = 6.0
+# Conversations whose recent messages are kept in memory (each at most twice its context budget).
+MAX_WINDOWS = 500
 
 
 class ChatError(UserFacingError):
@@ -98,6 +100,8 @@ class ChatCog(commands.Cog, name="Chat"):
         #: thread id -> user messages waiting for their answer, in order; and the task answering them
         self._pending: dict[int, deque[tuple[int, StoredMessage]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
+        #: conversation id -> its newest messages, so a turn reads no rows (see ContextWindow)
+        self._windows: dict[int, ContextWindow] = {}
 
     async def cog_load(self) -> None:
         self._purge_old.start()
@@ -305,6 +309,9 @@ class ChatCog(commands.Cog, name="Chat"):
             images=images,
             message_id=message.id,
         )
+        window = self._windows.get(conversation.id)
+        if window is not None:
+            window.add(stored)
         self._enqueue(thread, conversation.id, stored)
 
     @commands.Cog.listener()
@@ -348,9 +355,12 @@ class ChatCog(commands.Cog, name="Chat"):
             return
         settings = await self.bot.feature_settings.get(conversation.guild_id, FEATURE)
         assert isinstance(settings, ChatSettings)
-        history = await self.repo.history(conversation, up_to=trigger.id)
+        window = await self._window(conversation, settings.max_context_tokens)
+        # A message posted while the window was being loaded may have missed it; its turn adds it
+        # (every earlier message's turn came first, so the context before it is complete).
+        window.add(trigger)
         context = build_context(
-            history,
+            window.up_to(trigger.id),
             conversation.instructions,
             settings.max_context_tokens,
             with_images=accepts_images(conversation.model),
@@ -361,10 +371,25 @@ class ChatCog(commands.Cog, name="Chat"):
             await turn.run()
         finally:
             self.running.pop(conversation.id, None)
+        if turn.answer is not None:
+            window.add(turn.answer)
+
+    async def _window(self, conversation: Conversation, budget: int) -> ContextWindow:
+        window = self._windows.get(conversation.id)
+        if window is None or window.budget != budget:
+            window = ContextWindow(await self.repo.history(conversation, budget=2 * budget), budget)
+            if len(self._windows) >= MAX_WINDOWS:
+                # The longest-idle conversation goes first: dicts keep insertion order.
+                self._windows.pop(next(iter(self._windows)))
+            self._windows[conversation.id] = window
+        else:
+            self._windows[conversation.id] = self._windows.pop(conversation.id)  # most recent last
+        return window
 
     def _forget_thread(self, conversation: Conversation) -> None:
         """Drop waiting messages and stop the answer streaming in an ended conversation."""
         self._pending.pop(conversation.thread_id, None)
+        self._windows.pop(conversation.id, None)
         turn = self.running.get(conversation.id)
         if turn is not None:
             turn.stop()
@@ -428,6 +453,9 @@ class ChatCog(commands.Cog, name="Chat"):
             return
         ctx.require_feature("send_messages_in_threads")
         await self.repo.delete_answer(conversation, answer.id)
+        window = self._windows.get(conversation.id)
+        if window is not None:
+            window.remove(answer.id)
         # The old answer stays readable; its buttons go, the new answer brings its own.
         await interaction.response.edit_message(view=None)
         self._enqueue(thread, conversation.id, trigger)

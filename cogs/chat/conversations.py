@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.db import Database
+from bot.usage.estimate import estimate_tokens
 
 Role = Literal["user", "assistant"]
 
@@ -30,8 +32,10 @@ class Conversation(BaseModel):
     ended: bool
 
 
-class StoredMessage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message of a conversation as the bot saw it (a plain dataclass: context building reads
+    hundreds of these per turn)."""
 
     id: int
     role: Role
@@ -42,6 +46,29 @@ class StoredMessage(BaseModel):
     reply_to: int | None = None
     #: The Discord message showing it (an answer's last message, where its buttons are).
     message_id: int | None = None
+    #: Estimated tokens it costs as context.
+    tokens: int = 0
+
+
+# What a message costs beyond its text (role and separators), and an image at low detail.
+MESSAGE_OVERHEAD_TOKENS = 4
+IMAGE_TOKENS = 85
+
+
+def speaker_text(role: str, author_name: str, content: str) -> str:
+    """A member's message as the model reads it: their display name as the speaker."""
+    if role == "assistant":
+        return content
+    return f"{author_name}: {content}" if content else f"{author_name}:"
+
+
+def context_tokens(role: str, author_name: str, content: str, images: int) -> int:
+    """Estimated tokens of a message in a request (images counted at low detail)."""
+    return (
+        MESSAGE_OVERHEAD_TOKENS
+        + estimate_tokens(speaker_text(role, author_name, content))
+        + images * IMAGE_TOKENS
+    )
 
 
 def _now() -> int:
@@ -53,19 +80,21 @@ def _conversation(row: sqlite3.Row) -> Conversation:
 
 
 def _message(row: sqlite3.Row) -> StoredMessage:
+    images = row[5]
     return StoredMessage(
-        id=row["id"],
-        role=row["role"],
-        author_id=row["author_id"],
-        author_name=row["author_name"],
-        content=row["content"],
-        images=tuple(json.loads(row["images"])),
-        reply_to=row["reply_to"],
-        message_id=row["message_id"],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        tuple(json.loads(images)) if images != "[]" else (),
+        row[6],
+        row[7],
+        row[8],
     )
 
 
-_SELECT_MESSAGE = "SELECT id, role, author_id, author_name, content, images, reply_to, message_id"
+_SELECT_MESSAGE = "SELECT id, role, author_id, author_name, content, images, reply_to, message_id, tokens"
 # An answer sorts right after the message it answers, whatever was posted in between.
 _HISTORY_ORDER = "ORDER BY COALESCE(reply_to, id), reply_to IS NOT NULL, id"
 
@@ -142,10 +171,12 @@ class ConversationRepo:
     ) -> StoredMessage:
         """Store one message; an assistant message counts as a turn of the conversation."""
         now = _now()
+        tokens = context_tokens(role, author_name, content, len(images))
         async with self._db.transaction() as conn:
             row = await conn.execute_insert(
                 "INSERT INTO chat_messages (conversation_id, guild_id, role, author_id, author_name,"
-                " content, images, reply_to, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content, images, tokens, reply_to, message_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation.id,
                     conversation.guild_id,
@@ -154,6 +185,7 @@ class ConversationRepo:
                     author_name,
                     content,
                     json.dumps(list(images)),
+                    tokens,
                     reply_to,
                     message_id,
                     now,
@@ -173,21 +205,40 @@ class ConversationRepo:
             images=images,
             reply_to=reply_to,
             message_id=message_id,
+            tokens=tokens,
         )
 
-    async def history(self, conversation: Conversation, *, up_to: int | None = None) -> list[StoredMessage]:
-        """The conversation's messages in conversation order; with `up_to`, only those before and
-        including that user message (and answers to earlier ones)."""
-        params: tuple[Any, ...] = (conversation.guild_id, conversation.id)
+    async def history(
+        self, conversation: Conversation, *, up_to: int | None = None, budget: int | None = None
+    ) -> list[StoredMessage]:
+        """The conversation's messages in conversation order.
+
+        `up_to`: only those before and including that user message (and answers to earlier ones).
+        `budget`: only the newest messages whose stored token estimates fit it (the newest always),
+        chosen in SQL so a long thread's older rows are never loaded.
+        """
+        params: list[Any] = [conversation.guild_id, conversation.id]
         where = ""
         if up_to is not None:
             where = " AND COALESCE(reply_to, id) <= ? AND NOT (reply_to IS NOT NULL AND reply_to = ?)"
-            params = (*params, up_to, up_to)
-        rows = await self._db.fetchall(
-            _SELECT_MESSAGE + " FROM chat_messages"
-            f" WHERE guild_id = ? AND conversation_id = ?{where} {_HISTORY_ORDER}",
-            params,
-        )
+            params += [up_to, up_to]
+        if budget is None:
+            rows = await self._db.fetchall(
+                f"{_SELECT_MESSAGE} FROM chat_messages WHERE guild_id = ? AND conversation_id = ?{where}"
+                f" {_HISTORY_ORDER}",
+                params,
+            )
+        else:
+            # The running total from the newest message back is computed over narrow rows (ids and
+            # token counts); only the rows that fit are then read in full.
+            rows = await self._db.fetchall(
+                "WITH ranked AS (SELECT id AS rid, tokens AS own, SUM(tokens) OVER (ORDER BY"
+                " COALESCE(reply_to, id) DESC, reply_to IS NOT NULL DESC, id DESC ROWS UNBOUNDED PRECEDING)"
+                " AS running FROM chat_messages WHERE guild_id = ? AND conversation_id = ?"
+                f"{where}) {_SELECT_MESSAGE} FROM chat_messages JOIN ranked ON id = rid"
+                f" WHERE running <= ? OR running = own {_HISTORY_ORDER}",
+                [*params, budget],
+            )
         return [_message(row) for row in rows]
 
     async def answer_to(self, conversation: Conversation, message_id: int) -> StoredMessage | None:

@@ -32,9 +32,12 @@ CREATE TABLE chat_messages (
     content         TEXT NOT NULL,
     -- JSON array of image URLs sent along to models that accept images
     images          TEXT NOT NULL DEFAULT '[]',
+    -- estimated tokens the message costs as context (speaker, text, images), counted once
+    tokens          INTEGER NOT NULL DEFAULT 0,
     reply_to        INTEGER,
     message_id      INTEGER,
     created_at      INTEGER NOT NULL
 );
 
-CREATE INDEX chat_messages_by_conversation ON chat_messages (conversation_id, id);
+-- Covers the running token total of a turn's context, so it never reads the messages' text.
+CREATE INDEX chat_messages_by_conversation ON chat_messages (guild_id, conversation_id, reply_to, id, tokens);
