@@ -172,29 +172,26 @@ class ConversationRepo:
         """Store one message; an assistant message counts as a turn of the conversation."""
         now = _now()
         tokens = context_tokens(role, author_name, content, len(images))
-        async with self._db.transaction() as conn:
-            row = await conn.execute_insert(
-                "INSERT INTO chat_messages (conversation_id, guild_id, role, author_id, author_name,"
-                " content, images, tokens, reply_to, message_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation.id,
-                    conversation.guild_id,
-                    role,
-                    author_id,
-                    author_name,
-                    content,
-                    json.dumps(list(images)),
-                    tokens,
-                    reply_to,
-                    message_id,
-                    now,
-                ),
-            )
-            await conn.execute_fetchall(
-                "UPDATE chat_conversations SET last_at = ?, turns = turns + ? WHERE guild_id = ? AND id = ?",
-                (now, 1 if role == "assistant" else 0, conversation.guild_id, conversation.id),
-            )
+        # One statement, atomic on its own; a trigger updates the conversation's counters with it.
+        rows = await self._db.fetchall(
+            "INSERT INTO chat_messages (conversation_id, guild_id, role, author_id, author_name,"
+            " content, images, tokens, reply_to, message_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                conversation.id,
+                conversation.guild_id,
+                role,
+                author_id,
+                author_name,
+                content,
+                json.dumps(list(images)),
+                tokens,
+                reply_to,
+                message_id,
+                now,
+            ),
+        )
+        row = rows[0] if rows else None
         assert row is not None
         return StoredMessage(
             id=int(row[0]),
@@ -250,18 +247,12 @@ class ConversationRepo:
         return None if row is None else _message(row)
 
     async def delete_answer(self, conversation: Conversation, answer_id: int) -> None:
-        """Forget an answer (Regenerate replaces it); it no longer counts as a turn."""
-        async with self._db.transaction() as conn:
-            await conn.execute_fetchall(
-                "DELETE FROM chat_messages WHERE guild_id = ? AND conversation_id = ? AND id = ?"
-                " AND role = 'assistant'",
-                (conversation.guild_id, conversation.id, answer_id),
-            )
-            removed = int(next(iter(await conn.execute_fetchall("SELECT changes()")))[0])
-            await conn.execute_fetchall(
-                "UPDATE chat_conversations SET turns = MAX(turns - ?, 0) WHERE guild_id = ? AND id = ?",
-                (removed, conversation.guild_id, conversation.id),
-            )
+        """Forget an answer (Regenerate replaces it); a trigger stops counting it as a turn."""
+        await self._db.fetchall(
+            "DELETE FROM chat_messages"
+            " WHERE guild_id = ? AND conversation_id = ? AND id = ? AND role = 'assistant'",
+            (conversation.guild_id, conversation.id, answer_id),
+        )
 
     async def last_user_message(self, conversation: Conversation) -> StoredMessage | None:
         row = await self._db.fetchone(

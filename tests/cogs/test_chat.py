@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import discord
@@ -55,11 +56,12 @@ class World:
         return [m for m in thread.history() if m.author.bot]
 
     def answers(self, thread: Any) -> list[discord.Message]:
-        """The bot's answer messages (with a footer line), oldest first."""
+        """The bot's finished answers (footer line and buttons), oldest first; a multi-message
+        answer counts by its last message. Notes have a footer-style line but no buttons."""
         return [
             m
             for m in self.bot_messages(thread)
-            if any(line.startswith("-# ") for line in m.content.splitlines())
+            if m.content.splitlines() and m.content.splitlines()[-1].startswith("-# ") and buttons(m)
         ]
 
     async def launch(self, member: Any, thread: Any, content: str) -> None:
@@ -240,8 +242,12 @@ async def test_regenerate_replaces_the_last_answer(world: World) -> None:
     requests = world.chat_requests()
     assert len(requests) == 3
     assert requests[2].json["messages"] == requests[1].json["messages"]  # the same question again
+    # The replaced answer stays readable without its buttons; the new one has them.
+    (replaced,) = [m for m in world.bot_messages(thread) if m.id == old.id]
+    assert buttons(replaced) == {} and text_of(replaced) == text_of(old)
     answers = world.answers(thread)
-    assert len(answers) == 3 and buttons(answers[1]) == {}  # the replaced answer lost its buttons
+    assert len(answers) == 2 and answers[-1].id != old.id
+    assert text_of(answers[-1]) == world.fake.chat_text_for(requests[2].json["messages"])
     stored = await world.stored(thread)
     assert [role for role, _, _ in stored] == ["user", "assistant", "user", "assistant"]
     # Only the last answer can be regenerated.
@@ -359,3 +365,23 @@ async def test_private_threads_and_images_for_vision_models(world: World) -> Non
     assert message["content"][0] == {"type": "text", "text": "alice: What is this? [[words:3]]"}
     assert message["content"][1]["type"] == "image_url"
     assert message["content"][1]["image_url"]["url"].endswith("cat.png")
+
+
+async def test_turn_limit_usage_estimate_and_retention(world: World) -> None:
+    await world.bot.feature_settings.update(world.guild.id, CHAT, max_turns=2)
+    thread = await world.start(world.alice, message="One [[words:3]]")
+    await world.alice.send(thread, "Two, from a server without usage [[words:3]] [[no-usage]]")
+    await world.alice.send(thread, "Three [[words:3]]")
+    assert len(world.chat_requests()) == 2  # the third message is over the limit
+    assert "limit of 2 answers" in world.bot_messages(thread)[-1].content
+    newest, oldest = await world.bot.ledger.events(world.guild.id)
+    assert not oldest.estimated and newest.estimated  # no usage reported: estimated, and marked so
+    assert newest.output_tokens == 3 and newest.input_tokens > 0
+    assert "~" in world.answers(thread)[-1].content.splitlines()[-1]
+
+    # Conversations past the retention are deleted with their messages; recent ones stay.
+    cog = world.cog
+    assert await cog.purge_old_conversations(datetime.now(UTC)) == 0
+    assert await cog.purge_old_conversations(datetime.now(UTC) + timedelta(days=31)) == 1
+    assert await cog.repo.by_thread(world.guild.id, thread.id) is None
+    assert await world.bot.db.fetchall("SELECT id FROM chat_messages") == []

@@ -41,3 +41,17 @@ CREATE TABLE chat_messages (
 
 -- Covers the running token total of a turn's context, so it never reads the messages' text.
 CREATE INDEX chat_messages_by_conversation ON chat_messages (guild_id, conversation_id, reply_to, id, tokens);
+
+-- A message keeps its conversation's last activity and answer count current in the same statement,
+-- so storing one is a single write (no separate transaction around two statements).
+CREATE TRIGGER chat_messages_counted AFTER INSERT ON chat_messages
+BEGIN
+    UPDATE chat_conversations
+    SET last_at = NEW.created_at, turns = turns + (NEW.role = 'assistant')
+    WHERE id = NEW.conversation_id;
+END;
+
+CREATE TRIGGER chat_answers_uncounted AFTER DELETE ON chat_messages WHEN OLD.role = 'assistant'
+BEGIN
+    UPDATE chat_conversations SET turns = MAX(turns - 1, 0) WHERE id = OLD.conversation_id;
+END;
