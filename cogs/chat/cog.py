@@ -388,7 +388,9 @@ class ChatCog(commands.Cog, name="Chat"):
 
     def _forget_thread(self, conversation: Conversation) -> None:
         """Drop waiting messages and stop the answer streaming in an ended conversation."""
-        self._pending.pop(conversation.thread_id, None)
+        waiting = self._pending.pop(conversation.thread_id, None)
+        if waiting is not None:
+            waiting.clear()  # the thread's worker holds this queue: it must find it empty
         self._windows.pop(conversation.id, None)
         turn = self.running.get(conversation.id)
         if turn is not None:

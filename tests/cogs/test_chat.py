@@ -385,3 +385,17 @@ async def test_turn_limit_usage_estimate_and_retention(world: World) -> None:
     assert await cog.purge_old_conversations(datetime.now(UTC) + timedelta(days=31)) == 1
     assert await cog.repo.by_thread(world.guild.id, thread.id) is None
     assert await world.bot.db.fetchall("SELECT id FROM chat_messages") == []
+
+
+async def test_ending_while_an_answer_streams_stops_it_and_drops_waiting_messages(world: World) -> None:
+    thread = await world.start(world.alice)
+    world.fake.stream_delay = 0.02
+    await world.launch(world.alice, thread, "A long answer please [[words:400]]")
+    await world.wait_until(lambda: len(world.chat_requests()) == 1)
+    await world.launch(world.bob, thread, "And mine? [[words:3]]")
+    result = await world.alice.slash(thread, "chat end")
+    assert "Conversation ended" in result.response.content
+    await world.env.settle()
+    assert len(world.chat_requests()) == 1  # bob's waiting message is not answered after the end
+    (answer,) = world.answers(thread)
+    assert "Stopped." in answer.content
