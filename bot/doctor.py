@@ -16,7 +16,7 @@ import aiohttp
 from bot.clients import build_api_client
 from bot.db import Database
 from bot.discord_api import INTENT_LABELS, DiscordAnswerError, DiscordRest, enabled_intents
-from bot.features import Feature, FeatureRegistry
+from bot.features import PRIVILEGED_INTENTS, Feature, FeatureRegistry
 from bot.openai_api import (
     APIConnectionError,
     APIResponseValidationError,
@@ -257,24 +257,33 @@ async def _check_discord(
         return
 
     needed: dict[str, list[str]] = {}
+    wanted: dict[str, list[str]] = {}  # optional intents: the feature runs in a reduced mode without
     for feature in features:
         for intent in sorted(feature.privileged_intents):
             needed.setdefault(intent, []).append(feature.name)
+        for intent in sorted(feature.optional_intents & PRIVILEGED_INTENTS):
+            wanted.setdefault(intent, []).append(feature.name)
 
     async def intents() -> str:
         app = await get("intents", "/applications/@me")
         flags = app.get("flags")
         enabled = enabled_intents(flags if isinstance(flags, int) else 0)
         missing = {intent: names for intent, names in needed.items() if intent not in enabled}
-        if missing:
-            parts = [f"{INTENT_LABELS[i]} is off and {', '.join(n)} need it" for i, n in missing.items()]
-            # The bot still starts without it, with just these features off: a warning, not a failure.
+        reduced = {intent: names for intent, names in wanted.items() if intent not in enabled}
+        parts = [f"{INTENT_LABELS[i]} is off and {', '.join(n)} need it" for i, n in missing.items()]
+        parts += [
+            f"{INTENT_LABELS[i]} is off, so {', '.join(n)} run in a reduced mode" for i, n in reduced.items()
+        ]
+        if parts:
+            # The bot still starts without it, with just these features off or reduced: a warning.
             raise _Warned(
-                "; ".join(parts) + "; until it is on, the bot starts with those features off. Turn it on in "
-                "the Discord developer portal (your application > Bot > Privileged Gateway Intents) and save"
+                "; ".join(parts)
+                + "; until it is on, the bot starts with those features off or reduced. Turn "
+                "it on in the Discord developer portal (your application > Bot > Privileged Gateway Intents) "
+                "and save"
             )
-        if not needed:
+        if not needed and not wanted:
             return "no loaded feature needs a privileged intent"
-        return ", ".join(f"{INTENT_LABELS[i]} is on" for i in needed)
+        return ", ".join(f"{INTENT_LABELS[i]} is on" for i in {**needed, **wanted})
 
     await attempt("intents", intents)

@@ -67,6 +67,9 @@ class Feature:
     model_setting: str | None = None
     #: Gateway intents the feature needs (`discord.Intents` flag names, e.g. "message_content").
     intents: frozenset[str] = frozenset()
+    #: Intents the feature uses when Discord grants them and degrades without (it stays available
+    #: when they are refused; it reads `bot.intents` to know which way it runs).
+    optional_intents: frozenset[str] = frozenset()
     #: Permissions the bot needs for the feature (`discord.Permissions` flag names).
     permissions: frozenset[str] = frozenset()
     #: Catalog key of the feature's one-line /help description.
@@ -77,7 +80,9 @@ class Feature:
     locales: Path | None = None
 
     def __post_init__(self) -> None:
-        unknown_intents = [i for i in self.intents if i not in discord.Intents.VALID_FLAGS]
+        unknown_intents = [
+            i for i in self.intents | self.optional_intents if i not in discord.Intents.VALID_FLAGS
+        ]
         unknown_perms = [p for p in self.permissions if p not in discord.Permissions.VALID_FLAGS]
         if unknown_intents or unknown_perms:
             raise ValueError(
@@ -155,7 +160,7 @@ class FeatureRegistry:
         """What the gateway must deliver: the default non-privileged intents plus each feature's."""
         intents = discord.Intents.default()
         for feature in self:
-            for name in feature.intents:
+            for name in feature.intents | feature.optional_intents:
                 setattr(intents, name, True)
         return intents
 

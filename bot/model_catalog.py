@@ -9,6 +9,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from bot.openai_api import OpenAIClient, OpenAIError
 
@@ -27,6 +28,9 @@ REFRESH_EVERY = 600.0
 # connection for minutes either: a short timeout and no retries, the next refresh is the retry.
 LISTING_TIMEOUT = 3.0
 FAILURE_BACKOFF_INITIAL = 15.0
+
+
+Endpoint = Literal["chat", "completions"]
 
 
 def is_completion_model(model_id: str, *, openai_hosted: bool) -> bool:
@@ -61,6 +65,8 @@ class ModelCatalog:
         self._failure_backoff = failure_backoff
         self._sleep = sleep
         self._ids: list[str] | None = None
+        #: Endpoints learnt from servers that refused a model on the other one (model -> endpoint).
+        self._endpoints: dict[str, Endpoint] = {}
         self._failures = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -73,6 +79,27 @@ class ModelCatalog:
         if ids is None:
             return None
         return [m for m in ids if is_completion_model(m, openai_hosted=self.openai_hosted)]
+
+    def text_models(self) -> list[str] | None:
+        """Models that write text on either endpoint (completions or chat); None before a listing."""
+        ids = self._ids
+        if ids is None:
+            return None
+        return [m for m in ids if not _NOT_COMPLETION.search(m)]
+
+    def endpoint_for(self, model_id: str) -> Endpoint:
+        """Where a text model is served: what a server taught us, else completions for completion
+        models and chat completions for everything else."""
+        learnt = self._endpoints.get(model_id)
+        if learnt is not None:
+            return learnt
+        return "completions" if is_completion_model(model_id, openai_hosted=self.openai_hosted) else "chat"
+
+    def remember_endpoint(self, model_id: str, endpoint: Endpoint) -> None:
+        """A server refused the model on the other endpoint and served it on this one."""
+        if self._endpoints.get(model_id) != endpoint:
+            log.info("Model %s is served by the %s endpoint; using it from now on", model_id, endpoint)
+        self._endpoints[model_id] = endpoint
 
     async def refresh(self) -> bool:
         """One listing attempt; True when the cached list was replaced."""

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
         description="SQLite file; parent folders are created.",
     )
     completion_model: str = Field(default="gpt-3.5-turbo-instruct", description="Default model for /write.")
+    chat_model: str = Field(default="gpt-5.4-mini", description="Default model for /chat.")
     image_model: str = Field(default="gpt-image-2", description="Default model for /imagine.")
     transcription_model: str = Field(default="whisper-1", description="Default transcription model.")
     embedding_model: str = Field(default="text-embedding-3-small", description="Default embedding model.")

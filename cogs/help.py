@@ -37,6 +37,9 @@ async def _feature_lines(bot: OpenAIBot, ctx: InteractionContext) -> list[str]:
         name = t_or(f"feature.{feature.name}", ctx.locale, feature.name)
         if feature.help_key is not None:
             name = f"{name} — {ctx.t(feature.help_key)}"
+        if any(not getattr(bot.intents, intent) for intent in feature.optional_intents):
+            # Running without an intent it can do without: say how the feature behaves then.
+            name = f"{name} {ctx.t(f'feature.{feature.name}.degraded')}"
         if not bot.features.is_available(feature.name):
             state = "help.feature_unavailable"
         elif (await bot.feature_settings.get(ctx.guild_id, feature)).enabled:

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 from bot.openai_api._base import APIModel, RateLimits, ResponseMeta, Usage, parse_duration
 from bot.openai_api.audio import TextTranscription, Transcription, TranscriptionUsage
+from bot.openai_api.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatParameterError,
+    ChatStream,
+    check_parameters,
+    is_reasoning_model,
+    message,
+    token_limit_field,
+)
 from bot.openai_api.client import OpenAIClient
 from bot.openai_api.completions import Completion, CompletionChoice, CompletionChunk, CompletionStream
 from bot.openai_api.embeddings import Embedding, EmbeddingsResponse
@@ -40,6 +50,10 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatParameterError",
+    "ChatStream",
     "Completion",
     "CompletionChoice",
     "CompletionChunk",
@@ -76,8 +90,12 @@ __all__ = [
     "TranscriptionUsage",
     "UnprocessableEntityError",
     "Usage",
+    "check_parameters",
     "error_from_response",
     "image_part",
+    "is_reasoning_model",
+    "message",
     "parse_duration",
     "text_part",
+    "token_limit_field",
 ]

@@ -9,6 +9,7 @@ from typing import Self
 import aiohttp
 
 from bot.openai_api.audio import Audio
+from bot.openai_api.chat import Chat
 from bot.openai_api.completions import Completions
 from bot.openai_api.embeddings import Embeddings
 from bot.openai_api.files import Files
@@ -50,6 +51,7 @@ class OpenAIClient:
             sleep=sleep,
         )
         self.completions = Completions(self._transport)
+        self.chat = Chat(self._transport)
         self.images = Images(self._transport)
         self.audio = Audio(self._transport)
         self.embeddings = Embeddings(self._transport)

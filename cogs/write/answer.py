@@ -17,10 +17,11 @@ import discord
 
 from bot.discord_io.live_text import LONG_TEXT_THRESHOLD, LiveTextSequence, long_text_file
 from bot.i18n import t
-from bot.openai_api import CompletionStream, OpenAIError
+from bot.openai_api import OpenAIError
 from bot.usage import UsageEvent
 from bot.usage.cost import compute_cost
 from bot.usage.estimate import estimate_tokens
+from cogs.write.endpoints import AnswerStream, open_answer_stream
 from cogs.write.sink import AnswerSink
 from cogs.write.views import finished_view, streaming_view
 
@@ -94,18 +95,11 @@ class AnswerRun:
         if self._consumer is not None:
             self._consumer.cancel()
 
-    async def open(self) -> CompletionStream:
-        """Start the request; errors here (nothing produced yet) propagate to the caller."""
-        session = self.session
-        return await self.bot.api.completions.stream(
-            model=session.model,
-            prompt=session.prompt,
-            max_tokens=session.max_tokens,
-            temperature=session.temperature,
-            user=f"discord:{session.guild_id}:{session.user_id}",
-        )
+    async def open(self) -> AnswerStream:
+        """Start the request on the model's endpoint; errors here (nothing produced yet) propagate."""
+        return await open_answer_stream(self.bot, self.session)
 
-    async def run(self, stream: CompletionStream) -> Outcome:
+    async def run(self, stream: AnswerStream) -> Outcome:
         interrupted = False
         self._consumer = asyncio.create_task(self._consume(stream), name=f"write-{self.session.id}")
         try:
@@ -121,12 +115,12 @@ class AnswerRun:
         await self._record(outcome)
         return outcome
 
-    async def abandon(self, stream: CompletionStream) -> None:
+    async def abandon(self, stream: AnswerStream) -> None:
         """Close a stream nobody will see and record the estimate of what it used."""
         await stream.aclose()
         await self._record(self._outcome(stream, interrupted=True))
 
-    async def _consume(self, stream: CompletionStream) -> None:
+    async def _consume(self, stream: AnswerStream) -> None:
         first_token_at: float | None = None
         shown = False
         async with stream:
@@ -150,7 +144,7 @@ class AnswerRun:
                 # an edit can go out.
                 self.sequence.update(text)
 
-    def _outcome(self, stream: CompletionStream, interrupted: bool) -> Outcome:
+    def _outcome(self, stream: AnswerStream, interrupted: bool) -> Outcome:
         usage = stream.usage
         if stream.usage_reported and usage is not None and not interrupted and not self.stopped:
             return Outcome(

@@ -24,11 +24,12 @@ from bot.discord_io.replies import reply_privately
 from bot.error_handler import handle_app_command_error, known_error_text
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
-from bot.openai_api import BadRequestError, CompletionStream, NotFoundError, OpenAIError
+from bot.openai_api import BadRequestError, NotFoundError, OpenAIError
 from bot.usage.budgets import BudgetExceeded, Reservation
 from bot.usage.estimate import estimate_tokens
 from bot.usage.refusal import budget_refusal_text
 from cogs.write.answer import AnswerRun
+from cogs.write.endpoints import AnswerStream
 from cogs.write.feature import CONTINUE_CONTEXT_CHARS, FEATURE, MAX_PROMPT_CHARS, WriteSettings
 from cogs.write.sessions import WriteSession, WriteSessionRepo
 from cogs.write.views import Action, PromptModal
@@ -175,7 +176,7 @@ class WriteCog(commands.Cog, name="Write"):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         ctx = await self.bot.contexts.get(interaction, FEATURE.name)
-        models = self.bot.model_catalog.completion_models() or []
+        models = self.bot.model_catalog.text_models() or []
         needle = current.lower()
         return [
             app_commands.Choice(name=model, value=model)
@@ -223,7 +224,7 @@ class WriteCog(commands.Cog, name="Write"):
     async def _answer(self, request: _Request) -> bool:
         """Open the stream, acknowledge, stream the answer; False when it was refused before starting."""
         ctx, interaction = request.ctx, request.ctx.interaction
-        available = self.bot.model_catalog.completion_models()
+        available = self.bot.model_catalog.text_models()
         if available is not None and request.model not in available:
             await self._refuse(interaction, self._unknown_model(request.model, available, ctx.locale))
             return False
@@ -284,7 +285,7 @@ class WriteCog(commands.Cog, name="Write"):
 
     async def _open_within_grace(
         self, run: AnswerRun, session: WriteSession, available: list[str], locale: str
-    ) -> CompletionStream | None:
+    ) -> AnswerStream | None:
         """The opened stream, acknowledged; None when the API refused (said privately) or the
         interaction expired before it could be acknowledged (what was used is recorded)."""
         interaction = run.interaction
@@ -311,7 +312,7 @@ class WriteCog(commands.Cog, name="Write"):
             await self._refuse(interaction, self._api_error_text(exc, session.model, available, locale))
             return None
 
-    async def _stream(self, run: AnswerRun, stream: CompletionStream) -> None:
+    async def _stream(self, run: AnswerRun, stream: AnswerStream) -> None:
         session = run.session
         self.running[session.id] = run
         task = asyncio.current_task()

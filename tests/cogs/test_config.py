@@ -56,6 +56,7 @@ async def test_show_lists_every_features_settings_from_the_registry_with_default
     assert [f.name for f in embed.fields] == [
         "Server (server)",
         "Text writing (write)",
+        "Conversations (chat)",
         "Usage reports (usage)",
     ]
     # A feature that uses no model offers no model settings.
@@ -144,7 +145,7 @@ async def test_model_is_checked_against_the_catalog_and_offered_by_autocomplete(
 
 async def test_feature_and_setting_names_autocomplete_from_the_registry(world: World) -> None:
     features = await world.admin.autocomplete(world.channel, "config set", "feature", "")
-    assert [c["value"] for c in features] == ["server", "write", "usage"]
+    assert [c["value"] for c in features] == ["server", "write", "chat", "usage"]
     settings = await world.admin.autocomplete(world.channel, "config set", "setting", "", feature="write")
     assert [c["value"] for c in settings] == [
         "enabled",

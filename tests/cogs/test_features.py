@@ -23,8 +23,10 @@ def _world(env: Any) -> tuple[Any, Any]:
 
 async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, new_bot: Any) -> None:
     bot: OpenAIBot = simcord_env.bot
-    # /help and /write read no message content: no privileged intent is requested.
-    assert not bot.requested_privileged_intents
+    # Only /chat asks for message content, and only as an optional intent it can run without.
+    assert bot.requested_privileged_intents == {"message_content"}
+    assert [f.name for f in bot.features if f.intents] == []
+    assert [f.name for f in bot.features if f.optional_intents] == ["chat"]
     # Reading and replying (in threads too), plus what each loaded feature declares: nothing else.
     expected = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True)
     for feature in bot.features:

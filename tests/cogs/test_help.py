@@ -24,6 +24,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     embed = result.response.embeds[0]
     assert embed.title == "What I can do"
     assert embed.description.splitlines() == [
+        "`/chat` — Conversations with the AI model in threads",
         "`/config` — Show and change this server's bot settings",
         "`/help` — Show the bot's commands and this server's features",
         "`/usage` — AI usage and cost in this server",
@@ -34,6 +35,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     # Only what is loaded: no feature this bot does not have is listed as enabled.
     assert features.value.splitlines() == [
         "✅ Text writing — /write completes your prompt, streamed as it is written",
+        "✅ Conversations — /chat new opens a thread where the model answers every message",
         "✅ Server settings — /config shows and changes this server's settings (Manage Server)",
         "✅ Usage reports — /usage shows what the AI cost, with budgets and a chart",
     ]
@@ -53,6 +55,7 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
     assert embed.title == "我能做什么"
     # Commands are named as a zh-CN client shows them.
     assert embed.description.splitlines() == [
+        "`/对话` — 在子区中与 AI 模型对话",
         "`/设置` — 查看和修改本服务器的机器人设置",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
         "`/用量` — 本服务器的 AI 用量和费用",
@@ -76,7 +79,7 @@ async def test_help_follows_the_members_client_language(
     result = await alice.slash(channel, "help")
     assert result.response.embeds[0].title == "我能做什么"
     assert result.response.embeds[0].fields[0].name == "本服务器的功能"
-    assert "`/帮助` — " in result.response.embeds[0].description
+    assert "`/帮助` — 显示机器人的命令和本服务器启用的功能" in result.response.embeds[0].description
 
 
 async def test_help_commands_are_synced_with_chinese_localizations(simcord_env: Any) -> None:

@@ -18,6 +18,7 @@ class ModelInfo:
     context: int | None = None  # completion models: prompt + max_tokens limit
     dims: int | None = None  # embedding models: native dimensions
     fine_tunable: bool = False
+    vision: bool = False  # chat models: accepts image_url content parts
 
 
 _GPT_IMAGE_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
@@ -41,11 +42,14 @@ BUILTIN_MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("gpt-3.5-turbo-instruct-0914", "completion", 1_694_122_472, context=4096),
     ModelInfo("davinci-002", "completion", 1_692_634_301, context=16384, fine_tunable=True),
     ModelInfo("babbage-002", "completion", 1_692_634_615, context=16384, fine_tunable=True),
-    ModelInfo("gpt-3.5-turbo", "chat", 1_677_610_602, "openai", fine_tunable=True),
-    ModelInfo("gpt-4o", "chat", 1_715_367_049),
-    ModelInfo("gpt-4o-mini", "chat", 1_721_172_741, fine_tunable=True),
-    ModelInfo("gpt-4.1", "chat", 1_744_316_542),
-    ModelInfo("gpt-4.1-mini", "chat", 1_744_318_173, fine_tunable=True),
+    ModelInfo("gpt-3.5-turbo", "chat", 1_677_610_602, "openai", context=16385, fine_tunable=True),
+    ModelInfo("gpt-4o", "chat", 1_715_367_049, context=128_000, vision=True),
+    ModelInfo("gpt-4o-mini", "chat", 1_721_172_741, context=128_000, fine_tunable=True, vision=True),
+    ModelInfo("gpt-4.1", "chat", 1_744_316_542, context=1_047_576, vision=True),
+    ModelInfo("gpt-4.1-mini", "chat", 1_744_318_173, context=1_047_576, fine_tunable=True, vision=True),
+    ModelInfo("gpt-5.4-mini", "chat", 1_772_000_000, context=400_000, vision=True),
+    ModelInfo("gpt-5.5", "chat", 1_776_500_000, context=400_000, vision=True),
+    ModelInfo("o4-mini", "chat", 1_744_225_351, context=200_000, vision=True),
     ModelInfo("gpt-image-2", "image", 1_776_000_000),
     ModelInfo("gpt-image-1.5", "image", 1_765_000_000),
     ModelInfo("gpt-image-1", "image", 1_745_517_030),

@@ -2,7 +2,9 @@
 
 Owns the `FakeOpenAI` object: start/stop (in-loop or threaded), auth, request record, faults, rate limits.
 
-Endpoints (under /v1): completions (plain and SSE), images/generations, audio/transcriptions,
+Endpoints (under /v1): completions and chat/completions (plain and SSE; a chat model on
+/completions and a completion model on /chat/completions get OpenAI's errors; reasoning models
+gpt-5*/o* refuse `max_tokens` and a temperature other than 1), images/generations, audio/transcriptions,
 embeddings, moderations, files (+ /{id}, /{id}/content), fine_tuning/jobs (+ /{id}, /cancel,
 /events), models (+ /{id}). Generated image URLs are served by the fake under /cdn/images/.
 
@@ -46,10 +48,18 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import routes_completions, routes_files, routes_media, routes_models, routes_vectors
+from tests.fakes import (
+    routes_chat,
+    routes_completions,
+    routes_files,
+    routes_media,
+    routes_models,
+    routes_vectors,
+)
 from tests.fakes.catalog import Catalog, ModelInfo
 from tests.fakes.common import FAULT, RATELIMIT_HEADERS, RECORD, REQUEST_ID, STARTED
 from tests.fakes.errors import ApiError, error_body
@@ -72,7 +82,7 @@ __all__ = [
 
 TEST_API_KEY = "sk-test-key"
 # Endpoints that charge tokens admit themselves once they know the token count.
-_TOKEN_ROUTES = {"/v1/completions", "/v1/embeddings", "/v1/moderations"}
+_TOKEN_ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/moderations"}
 _MAX_BODY = 64 * 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -144,6 +154,10 @@ class FakeOpenAI:
     def completion_text_for(self, prompt: str, max_tokens: int | None = None) -> str:
         return generate(prompt, max_tokens).text
 
+    def chat_text_for(self, messages: list[dict[str, Any]], max_tokens: int | None = None) -> str:
+        """Exactly what /v1/chat/completions answers to `messages` (from the last user message)."""
+        return routes_chat.chat_text_for(messages, max_tokens)
+
     def transcript_for(self, audio: bytes) -> str:
         return transcript_text(audio)
 
@@ -171,6 +185,7 @@ class FakeOpenAI:
         app[FAKE_KEY] = self
         app.on_response_prepare.append(self._add_headers)
         routes_completions.register(app)
+        routes_chat.register(app)
         routes_media.register(app)
         routes_vectors.register(app)
         routes_files.register(app)

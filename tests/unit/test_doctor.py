@@ -293,9 +293,14 @@ async def test_message_content_intent_is_checked_for_features_that_need_it(
     line = _line(out, "intents")
     assert line.startswith("WARN")
     assert "Message Content Intent is off and reader need it" in line and "Privileged Gateway Intents" in line
-    assert "starts with those features off" in line
+    assert "starts with those features off or reduced" in line
     code, _, _ = await _check(settings, _registry(WRITE_FEATURE, reader), strict=True)
     assert code == 1
+    # A feature that only works better with it runs in a reduced mode: said, still a warning.
+    chatty = Feature("chatty", optional_intents=frozenset({"message_content"}))
+    code, out, _ = await _check(settings, _registry(WRITE_FEATURE, chatty))
+    assert code == 0
+    assert "Message Content Intent is off, so chatty run in a reduced mode" in _line(out, "intents")
     # Without a feature that needs it, the intent being off is fine.
     code, out, _ = await _check(settings, _registry(WRITE_FEATURE))
     assert code == 0, out
