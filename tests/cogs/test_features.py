@@ -22,17 +22,29 @@ def _world(env: Any) -> tuple[Any, Any]:
 
 
 async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, new_bot: Any) -> None:
-    bot: OpenAIBot = simcord_env.bot
-    # /help and /write read no message content: no privileged intent is requested.
-    assert not bot.requested_privileged_intents
-    assert bot.features.permissions() == discord.Permissions(
+    # /help and /write read no message content: without moderation no privileged intent is requested.
+    plain = new_bot(extensions=("cogs.help", "cogs.write"))
+    assert not plain.requested_privileged_intents
+    assert plain.features.permissions() == discord.Permissions(
         view_channel=True, send_messages=True, send_messages_in_threads=True, attach_files=True
+    )
+    # Moderation reads every message, deletes and times out: the default bot asks for exactly that.
+    bot: OpenAIBot = simcord_env.bot
+    assert bot.requested_privileged_intents == {"message_content"}
+    assert bot.features.permissions() == discord.Permissions(
+        view_channel=True,
+        send_messages=True,
+        send_messages_in_threads=True,
+        attach_files=True,
+        manage_messages=True,
+        moderate_members=True,
+        read_message_history=True,
     )
     assert bot.invite_url() == (
         f"https://discord.com/oauth2/authorize?client_id={bot.application_id}"
-        "&scope=bot+applications.commands&permissions=274877942784"
+        "&scope=bot+applications.commands&permissions=1374389644288"
     )
-    listening = new_bot(extensions=(*EXTENSIONS, LISTENER))
+    listening = new_bot(extensions=("cogs.help", "cogs.write", LISTENER))
     assert listening.requested_privileged_intents == {"message_content"}
     assert listening.features.permissions().read_message_history
 
@@ -59,12 +71,15 @@ async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_i
         assert attempts == [frozenset(), frozenset({"message_content"})]
         assert not bot.intents.message_content
         assert "Discord refused the privileged intents ['message_content']" in caplog.text
-        assert "listener" in caplog.text
+        assert "moderation, listener" in caplog.text
 
         channel, alice = _world(env)
         embed = (await alice.slash(channel, "help")).response.embeds[0]
         assert embed.fields[0].value.splitlines() == [
             "✅ Text writing — /write completes your prompt, streamed as it is written",
+            "⚠️ Automatic moderation — Checks channel messages with the moderation model and acts as the"
+            " server's admins chose; /moderate shows a text's scores (unavailable: Discord did not grant"
+            " the bot an intent it needs)",
             "⚠️ Listening (unavailable: Discord did not grant the bot an intent it needs)",
         ]
         result = await alice.slash(channel, "listen")
