@@ -497,7 +497,11 @@ class ModerationCog(commands.Cog, name="Moderation"):
                     t("moderation.appeal.restored", locale, user=f"<@{author_id}>", text=quoted),
                     allowed_mentions=NO_PINGS,
                 )
-        member = guild.get_member(author_id)
+        # Fetched: without the members intent the cache does not know about timeouts.
+        try:
+            member: discord.Member | None = await guild.fetch_member(author_id)
+        except discord.HTTPException:
+            member = None  # they left
         if member is not None and member.is_timed_out() and self.bot.discord_limits.may(member, "timeout"):
             with rest_priority(Priority.MODERATION):
                 await member.timeout(None, reason=t("moderation.audit_reason", locale))

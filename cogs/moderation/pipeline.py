@@ -35,10 +35,10 @@ CHUNK_CHARS = 2000
 # The queue is bounded per server and in all, so a flood costs memory only up to here.
 MAX_QUEUED_PER_GUILD = 5_000
 MAX_QUEUED = 50_000
-# Waits (pacing, errors) are cut into steps this long so deadlines are noticed on time.
-MAX_IDLE_STEP = 1.0
 # After a 5xx or a broken connection: the first wait, doubling to the cap.
 ERROR_BACKOFF = (0.5, 8.0)
+# An idle loop sleeps this long at most (any new message wakes it).
+IDLE_SECONDS = 60.0
 # Successful batches after which a lowered batch size doubles again.
 GROW_AFTER = 50
 
@@ -123,7 +123,7 @@ class ModerationPipeline:
         self._queues: dict[int, collections.deque[_Input]] = {}
         self._turns: collections.deque[int] = collections.deque()
         self._size = 0
-        self._wake = asyncio.Event()
+        self._sleeper: asyncio.Future[Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         # Lowered when the API refuses a batch as too large; a refused single input is unchecked.
@@ -158,7 +158,8 @@ class ModerationPipeline:
         queue.extend(inputs)
         self._size += len(inputs)
         self._sink.queued(job)
-        self._wake.set()
+        if self._sleeper is not None:
+            self._sleeper.cancel()  # wake the loop: the batch may be full now
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="moderation-pipeline")
 
@@ -197,24 +198,37 @@ class ModerationPipeline:
         while not self._closed:
             self._expire()
             if self._size == 0:
-                self._wake.clear()
-                await self._wake.wait()
+                await self._doze(IDLE_SECONDS)
                 continue
             now = self._clock()
             oldest = min(q[0].job.queued_at for q in self._queues.values() if q)
             if self._size < self._batch_cap and now < oldest + self.window:
-                # Wait for more messages: until the window closes or the batch is full.
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), oldest + self.window - now)
+                # Wait for more messages: until the window closes or the batch is full (or a
+                # message's deadline passes, when a server sets a window longer than it).
+                await self._doze(min(oldest + self.window, self._next_deadline()) - now)
                 continue
             first = self._peek()
             wait = self.pacer.wait(first.tokens)
             if wait > 0:
-                await self._sleep(min(wait, MAX_IDLE_STEP, max(0.01, self._next_deadline() - now)))
+                # Until the API has room, or the first deadline (those messages are then unchecked).
+                await self._sleep(min(wait, max(0.01, self._next_deadline() - now)))
                 continue
             batch = self._take(first)
             await self._send(batch)
+
+    async def _doze(self, seconds: float) -> None:
+        """Sleep up to `seconds`; a new message cuts it short. A sleep rather than an Event: a test
+        harness (simcord) tells a sleeping task from a hung one."""
+        sleeper = self._sleeper = asyncio.ensure_future(self._sleep(seconds))
+        try:
+            await sleeper
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not sleeper.cancelled() or (current is not None and current.cancelling()):
+                raise  # the loop itself is being stopped
+        finally:
+            sleeper.cancel()
+            self._sleeper = None
 
     def _expire(self) -> None:
         now = self._clock()
