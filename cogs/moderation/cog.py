@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.clients import build_api_client
 from bot.discord_io.mentions import NO_PINGS
@@ -23,6 +23,7 @@ from bot.i18n import t
 from bot.openai_api import OpenAIError
 from bot.usage import UsageEvent
 from cogs.moderation.feature import FEATURE, ModerationSettings
+from cogs.moderation.pacing import estimate_tokens
 from cogs.moderation.pipeline import Job, ModerationPipeline, split_text
 from cogs.moderation.policy import Verdict, decide
 from cogs.moderation.records import ModerationRecords, PendingMessage
@@ -42,6 +43,8 @@ SETTINGS_TTL = 5.0
 # An incident (unchecked messages, a missing permission) is reported once, then not again for this long.
 INCIDENT_QUIET_SECONDS = 600.0
 EXCERPT_CHARS = 300
+# How often the text of old flagged messages is purged.
+PURGE_INTERVAL_HOURS = 6.0
 MODERATOR_PERMISSIONS = ("manage_messages", "moderate_members")
 _CHECKED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
@@ -67,17 +70,39 @@ class ModerationCog(commands.Cog, name="Moderation"):
         self._flushing: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
+        self._purge_loop.start()
         left = await self.records.recover_pending()
         for guild_id in sorted({m.guild_id for m in left}):
             count = sum(1 for m in left if m.guild_id == guild_id)
             self._spawn(self._notify_when_ready(guild_id, count))
 
     async def cog_unload(self) -> None:
+        self._purge_loop.cancel()
         await self.pipeline.close()
         for task in list(self._tasks):
             if not task.done():
                 await asyncio.wait({task}, timeout=5)
         await self.records.flush()
+
+    # -- data kept ------------------------------------------------------------------------------
+
+    @tasks.loop(hours=PURGE_INTERVAL_HOURS)
+    async def _purge_loop(self) -> None:
+        await self.purge_old_excerpts()
+
+    async def purge_old_excerpts(self) -> int:
+        """Drop flagged messages' text past each server's `keep_excerpt_days`."""
+        try:
+            customised = await self.bot.feature_settings.customised(FEATURE)
+            days = {
+                guild_id: s.keep_excerpt_days
+                for guild_id, s in customised.items()
+                if isinstance(s, ModerationSettings)
+            }
+            return await self.records.purge(ModerationSettings().keep_excerpt_days, days)
+        except Exception:
+            log.exception("moderation: could not purge old excerpts; trying again later")
+            return 0
 
     # -- intake ----------------------------------------------------------------------------------
 
@@ -555,7 +580,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
                     feature=FEATURE.name,
                     model=response.model or model,
                     request_id=response.meta.request_id,
-                    input_tokens=sum(len(p) // 4 + 1 for p in split_text(text)),
+                    input_tokens=sum(estimate_tokens(p) for p in split_text(text)),
                     estimated=True,
                     cost_usd=Decimal(0),
                 )

@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.db import Database
 
+# Counters are summed over the last day for status; a month is kept for a look back.
+COUNTERS_KEEP_DAYS = 31
 COUNTERS = ("checked", "flagged", "actions", "unchecked", "api_calls", "http_429")
 
 
@@ -206,13 +208,27 @@ class ModerationRecords:
         assert row is not None
         return {name: int(row[i]) for i, name in enumerate(COUNTERS)}
 
-    async def purge_excerpts(self, guild_id: int, keep_days: int) -> int:
-        """Drop the text of flagged messages older than the server's retention (the row stays)."""
-        cutoff = int(self._clock()) - keep_days * 86400
+    async def purge(self, default_days: int, days: dict[int, int]) -> int:
+        """Drop the text of flagged messages past each server's retention (the audit row stays), and
+        counters older than COUNTERS_KEEP_DAYS. Returns how many excerpts were dropped."""
+        now = int(self._clock())
+        dropped = 0
         async with self._db.transaction() as conn:
+            for guild_id, keep in days.items():
+                cursor = await conn.execute(
+                    "UPDATE moderation_audit SET excerpt = NULL WHERE guild_id = ? AND created_at < ?"
+                    " AND excerpt IS NOT NULL",
+                    (guild_id, now - keep * 86400),
+                )
+                dropped += cursor.rowcount
+            others = ",".join("?" * len(days))
             cursor = await conn.execute(
-                "UPDATE moderation_audit SET excerpt = NULL WHERE guild_id = ? AND created_at < ?"
-                " AND excerpt IS NOT NULL",
-                (guild_id, cutoff),
+                "UPDATE moderation_audit SET excerpt = NULL WHERE created_at < ? AND excerpt IS NOT NULL"
+                + (f" AND guild_id NOT IN ({others})" if days else ""),
+                (now - default_days * 86400, *days),
             )
-            return cursor.rowcount
+            dropped += cursor.rowcount
+            await conn.execute(
+                "DELETE FROM moderation_counters WHERE hour < ?", (now // 3600 - COUNTERS_KEEP_DAYS * 24,)
+            )
+        return dropped

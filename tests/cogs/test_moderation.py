@@ -445,3 +445,19 @@ def test_settings_reject_unknown_categories() -> None:
     with pytest.raises(ValueError):
         MODERATION.settings.model_validate({"thresholds": {"spam": 0.5}})
     assert json.dumps(MODERATION.settings().model_dump(mode="json"))
+
+
+async def test_excerpts_are_dropped_after_the_servers_retention(world: World) -> None:
+    await world.alice.send(world.general, "score:hate=0.6 kept for a while")
+    [row] = await world.audit()
+    assert row.excerpt == "score:hate=0.6 kept for a while"
+    # Forty days pass for this row.
+    async with world.bot.db.transaction() as conn:
+        await conn.execute("UPDATE moderation_audit SET created_at = created_at - 40 * 86400")
+    await world.configure(keep_excerpt_days=60)
+    assert await world.cog.purge_old_excerpts() == 0
+    await world.configure(keep_excerpt_days=30)
+    assert await world.cog.purge_old_excerpts() == 1
+    [row] = await world.audit()
+    assert row.excerpt is None
+    assert (row.status, row.scores) == ("flagged", {"hate": 0.6})  # the record itself stays
