@@ -57,6 +57,14 @@ class Origin:
     settings: ModerationSettings
 
 
+@dataclass(slots=True)
+class OutputCheck:
+    """The bot's own output waiting for its verdict (see `check_output`)."""
+
+    settings: ModerationSettings
+    result: asyncio.Future[Verdict | None]
+
+
 class ModerationCog(commands.Cog, name="Moderation"):
     def __init__(self, bot: OpenAIBot) -> None:
         self.bot = bot
@@ -68,6 +76,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         self._incidents: dict[tuple[int, str], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._flushing: asyncio.Task[None] | None = None
+        self._output_ids = 0
 
     async def cog_load(self) -> None:
         self._purge_loop.start()
@@ -158,6 +167,24 @@ class ModerationCog(commands.Cog, name="Moderation"):
         self._settings[guild_id] = (now + SETTINGS_TTL, settings)
         return settings
 
+    async def check_output(self, guild_id: int, text: str) -> Verdict | None:
+        """For features about to post AI output here in full (/write answers, chat, transcripts):
+        the server's verdict on it, batched with the channel messages. None when moderation or
+        `check_bot_output` is off here, or the text could not be checked before its deadline."""
+        settings = await self._settings_for(guild_id)
+        if not (settings.enabled and settings.check_bot_output) or not self.bot.features.is_available(
+            FEATURE.name
+        ):
+            return None
+        texts = split_text(text)
+        if not texts:
+            return None
+        model = settings.model or self.bot.settings.moderation_model
+        check = OutputCheck(settings, asyncio.get_running_loop().create_future())
+        self._output_ids -= 1  # negative: never a Discord message id
+        self.pipeline.submit(Job(self._output_ids, guild_id, model, texts, payload=check))
+        return await check.result
+
     def forget_settings(self, guild_id: int) -> None:
         """Settings changed (e.g. through /config): read them again for the next message."""
         self._settings.pop(guild_id, None)
@@ -165,11 +192,17 @@ class ModerationCog(commands.Cog, name="Moderation"):
     # -- the pipeline's sink (called from its task; nothing here waits) ---------------------------
 
     def queued(self, job: Job) -> None:
-        self.records.journal(_pending(job))
-        self._flush_soon()
+        if isinstance(job.payload, Origin):
+            self.records.journal(_pending(job))
+            self._flush_soon()
 
     def checked(self, job: Job) -> None:
-        origin: Origin = job.payload
+        origin = job.payload
+        if isinstance(origin, OutputCheck):
+            if not origin.result.done():
+                origin.result.set_result(decide(job.scores, origin.settings))
+            return
+        assert isinstance(origin, Origin)
         self.records.settled(job.message_id)
         self.records.count(job.guild_id, "checked")
         verdict = decide(job.scores, origin.settings)
@@ -179,6 +212,10 @@ class ModerationCog(commands.Cog, name="Moderation"):
         self._flush_soon()
 
     def unchecked(self, job: Job, reason: str) -> None:
+        if isinstance(job.payload, OutputCheck):
+            if not job.payload.result.done():
+                job.payload.result.set_result(None)
+            return
         self.records.unchecked(_pending(job), reason)
         self._flush_soon()
         self._report(job.guild_id, "unchecked", "moderation.incident.unchecked")
@@ -617,7 +654,8 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
 
 def _pending(job: Job) -> PendingMessage:
-    origin: Origin = job.payload
+    origin = job.payload
+    assert isinstance(origin, Origin)
     message = origin.message
     return PendingMessage(job.message_id, job.guild_id, message.channel.id, message.author.id)
 

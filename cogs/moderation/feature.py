@@ -84,6 +84,9 @@ class ModerationSettings(FeatureSettings):
     rules: tuple[ActionRule, ...] = DEFAULT_RULES
     #: Self-harm categories only notify moderators, whatever the rules say.
     self_harm_notify_only: bool = True
+    #: The bot's own AI output (answers, chat, transcripts) is checked the same way before it is
+    #: posted in full, so the bot never posts what the server's rules forbid.
+    check_bot_output: bool = True
     #: Days the excerpt of a flagged message is kept in the audit table.
     keep_excerpt_days: int = Field(default=30, ge=1, le=365)
 

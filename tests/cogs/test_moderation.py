@@ -461,3 +461,23 @@ async def test_excerpts_are_dropped_after_the_servers_retention(world: World) ->
     [row] = await world.audit()
     assert row.excerpt is None
     assert (row.status, row.scores) == ("flagged", {"hate": 0.6})  # the record itself stays
+
+
+async def test_the_bots_own_output_is_checked_before_it_is_posted(world: World) -> None:
+    cog = world.cog
+    verdict = await cog.check_output(world.guild.id, "a story full of flag:violence")
+    assert verdict is not None
+    assert verdict.flagged == {"violence": 0.97} and verdict.delete
+    clean = await cog.check_output(world.guild.id, "a quiet story about lanterns")
+    assert clean is not None and not clean.is_flagged
+    assert [c.json["input"] for c in world.moderation_calls()] == [
+        ["a story full of flag:violence"],
+        ["a quiet story about lanterns"],
+    ]
+    assert await world.audit() == []  # the bot's own text is not a member's message: no audit row
+
+    await world.configure(check_bot_output=False)
+    assert await cog.check_output(world.guild.id, "flag:violence") is None
+    await world.configure(check_bot_output=True, enabled=False)
+    assert await cog.check_output(world.guild.id, "flag:violence") is None
+    assert len(world.moderation_calls()) == 2
