@@ -160,7 +160,7 @@ class ModerationPipeline:
         self._sink.queued(job)
         if self._sleeper is not None:
             self._sleeper.cancel()  # wake the loop: the batch may be full now
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="moderation-pipeline")
 
     @property
@@ -204,7 +204,7 @@ class ModerationPipeline:
             oldest = min(q[0].job.queued_at for q in self._queues.values() if q)
             if self._size < self._batch_cap and now < oldest + self.window:
                 # Wait for more messages: until the window closes or the batch is full (or a
-                # message's deadline passes, when a server sets a window longer than it).
+                # message's deadline passes, should the window be the longer).
                 await self._doze(min(oldest + self.window, self._next_deadline()) - now)
                 continue
             first = self._peek()
@@ -214,7 +214,14 @@ class ModerationPipeline:
                 await self._sleep(min(wait, max(0.01, self._next_deadline() - now)))
                 continue
             batch = self._take(first)
-            await self._send(batch)
+            try:
+                await self._send(batch)
+            except Exception:
+                # A bug must not stop moderation, nor lose the batch without a trace.
+                log.exception("moderation: unexpected error sending a batch; its messages are unchecked")
+                for job in {id(item.job): item.job for item in batch if not item.job.done}.values():
+                    job.done = True
+                    self._sink.unchecked(job, "error")
 
     async def _doze(self, seconds: float) -> None:
         """Sleep up to `seconds`; a new message cuts it short. A sleep rather than an Event: a test

@@ -15,6 +15,7 @@ import pytest
 from simcord.backend.errors import SetupError
 
 from bot.app import OpenAIBot
+from bot.discord_io.rest_budget import Priority, current_priority
 from cogs.moderation import FEATURE as MODERATION
 from cogs.moderation.cog import ModerationCog
 from tests.fakes.openai_server import Fault
@@ -481,3 +482,26 @@ async def test_the_bots_own_output_is_checked_before_it_is_posted(world: World) 
     await world.configure(check_bot_output=True, enabled=False)
     assert await cog.check_output(world.guild.id, "flag:violence") is None
     assert len(world.moderation_calls()) == 2
+
+
+async def test_deletes_and_timeouts_go_through_the_budget_ahead_of_cosmetic_edits(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, str, Any, Priority]] = []
+    request = world.bot.http.request  # the budget's and gate's wrapper, installed in setup_hook
+
+    async def recording(route: Any, **kwargs: Any) -> Any:
+        seen.append((route.method, route.path, route.channel_id, current_priority()))
+        return await request(route, **kwargs)
+
+    monkeypatch.setattr(world.bot.http, "request", recording)
+    await world.alice.send(world.general, "flag:harassment once more")
+
+    def priority(method: str, path: str, channel: Any = None) -> list[Priority]:
+        return [p for m, r, c, p in seen if (m, r) == (method, path) and channel in (None, c)]
+
+    assert priority("DELETE", "/channels/{channel_id}/messages/{message_id}") == [Priority.MODERATION]
+    assert priority("PATCH", "/guilds/{guild_id}/members/{user_id}") == [Priority.MODERATION]
+    posts = "/channels/{channel_id}/messages"
+    assert priority("POST", posts, world.general.id) == [Priority.MODERATION]  # the warning
+    assert priority("POST", posts, world.logs.id) == [Priority.MODERATION]  # the log entry
