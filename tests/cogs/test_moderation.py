@@ -505,3 +505,37 @@ async def test_deletes_and_timeouts_go_through_the_budget_ahead_of_cosmetic_edit
     posts = "/channels/{channel_id}/messages"
     assert priority("POST", posts, world.general.id) == [Priority.MODERATION]  # the warning
     assert priority("POST", posts, world.logs.id) == [Priority.MODERATION]  # the log entry
+
+
+async def test_an_author_ranking_with_the_bot_is_not_timed_out_and_it_is_said_once(world: World) -> None:
+    # Same top role as the bot: Discord would refuse the timeout, so it is never asked.
+    carol = world.guild.add_member(world.env.create_user("carol"), roles=[world.guild.roles["TestBot"]])
+    await carol.send(world.general, "flag:harassment one")
+    await carol.send(world.general, "flag:harassment two")
+
+    patches = [r for r in world.env.http_requests if r.method == "PATCH" and "members" in r.path]
+    assert patches == []
+    notices = [m.content for m in world.log_entries() if not m.embeds]
+    assert notices == [
+        "⚠️ Automatic moderation could not time out a member: I need Moderate Members, and my role must"
+        " rank above theirs."
+    ]
+    assert [r.actions for r in await world.audit()] == [("log", "delete", "warn")] * 2
+
+
+async def test_a_log_channel_the_bot_cannot_post_in_is_reported_to_the_owner_once(world: World) -> None:
+    me = world.bot.get_guild(world.guild.id).me
+    closed = world.guild.create_text_channel(
+        "closed-log", overwrites={me: discord.PermissionOverwrite(send_messages=False)}
+    )
+    await world.bot.guild_settings.update(world.guild.id, log_channel_id=closed.id)
+    await world.alice.send(world.general, "score:hate=0.6 one")
+    await world.alice.send(world.general, "score:hate=0.6 two")
+
+    assert [m for m in closed.history() if m.author.bot] == []
+    owner_dms = [m.content for m in world.guild.owner.dm_channel.history() if m.author.bot]
+    assert owner_dms == [
+        f"About your server {world.guild.name}: ⚠️ Automatic moderation cannot post in the moderation log"
+        " channel: check my permissions there."
+    ]
+    assert len(await world.audit()) == 2  # still recorded
