@@ -20,6 +20,7 @@ from bot.openai_api import (
     RateLimitError,
     image_part,
 )
+from bot.openai_api.errors import is_retryable
 from cogs.moderation.pacing import Pacer, estimate_tokens
 
 log = logging.getLogger(__name__)
@@ -337,6 +338,15 @@ class ModerationPipeline:
             return
         except OpenAIError as exc:
             self._sink.api_call(jobs, model, per_guild, exc.status or 0)
+            if not is_retryable(exc):
+                # A wrong key, a model that does not exist, an answer we cannot read: asking again
+                # cannot help, so these messages are unchecked now rather than at their deadline.
+                log.warning("moderation: %s; %d messages unchecked", exc, len(jobs))
+                for job in jobs:
+                    if not job.done:
+                        job.done = True
+                        self._sink.unchecked(job, "api_error")
+                return
             self._requeue(batch)
             log.warning("moderation: %s; retrying in %.1f s", exc, self._error_backoff)
             await self._sleep(self._error_backoff)

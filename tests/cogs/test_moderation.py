@@ -539,3 +539,31 @@ async def test_a_log_channel_the_bot_cannot_post_in_is_reported_to_the_owner_onc
         " channel: check my permissions there."
     ]
     assert len(await world.audit()) == 2  # still recorded
+
+
+async def test_a_rejected_appeal_changes_nothing_but_the_record(world: World) -> None:
+    await world.alice.send(world.general, "flag:violence for real")
+    [dm] = [m for m in world.alice_user.dm_channel.history() if m.author.bot]
+    await world.alice_user.click(dm, label="Appeal")
+    appeal = next(m for m in world.log_entries() if m.content.startswith("📨"))
+    refused = await world.alice.click(appeal, label="Accept appeal")  # not a moderator
+    assert refused.response.content.startswith("Only moderators")
+
+    await world.mod.click(appeal, label="Reject appeal")
+    assert [m for m in world.general.history() if "Restored" in m.content] == []
+    [row] = await world.audit()
+    assert (row.appeal, row.review, row.reviewed_by) == ("rejected", "appeal_rejected", world.mod.id)
+    appeal = next(m for m in world.log_entries() if m.id == appeal.id)
+    assert appeal.content == f"❌ Appeal rejected by {world.mod.mention}."
+    assert labels(appeal) == []
+
+
+async def test_text_only_models_are_not_sent_images(world: World) -> None:
+    await world.configure(model="text-moderation-latest")
+    await world.alice.send(
+        world.general, "look at this", attachments=[("flag-violence.png", b"\x89PNG fake image bytes")]
+    )
+    assert [c.json for c in world.moderation_calls()] == [
+        {"input": ["look at this"], "model": "text-moderation-latest"}
+    ]
+    assert await world.audit() == []

@@ -280,3 +280,26 @@ async def test_a_bounded_queue_reports_overflow_as_unchecked(client: OpenAIClien
         pipeline.submit(job)
     assert recorder.unchecked == [(jobs[2], "queue_full")]
     await pipeline.close()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(path="/v1/moderations", status=401), Fault(path="/v1/moderations", malformed=True)],
+)
+async def test_errors_that_asking_again_cannot_fix_make_messages_unchecked_at_once(
+    client: OpenAIClient, fake_openai: FakeOpenAI, fault: Fault
+) -> None:
+    fake_openai.add_fault(fault)
+    recorder = Recorder()
+    pipeline = _pipeline(client, recorder, window=0.01)
+    jobs = [Job(n, 1, MODEL, [f"text {n}"]) for n in range(3)]
+    await _run(pipeline, recorder, jobs, limit=2.0)  # long before the 60 s deadline
+    assert sorted(reason for _, reason in recorder.unchecked) == ["api_error"] * 3
+    assert len(fake_openai.requests_to("/v1/moderations")) == 1
+
+
+async def test_text_moderation_models_null_categories_are_read(client: OpenAIClient) -> None:
+    response = await client.moderations.create(input=["score:hate=0.7"], model="text-moderation-latest")
+    [result] = response.results
+    assert result.categories["illicit"] is None
+    assert result.flagged_categories() == ["hate"]
