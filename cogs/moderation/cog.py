@@ -218,7 +218,11 @@ class ModerationCog(commands.Cog, name="Moderation"):
             return
         self.records.unchecked(_pending(job), reason)
         self._flush_soon()
-        self._report(job.guild_id, "unchecked", "moderation.incident.unchecked")
+        if reason in ("api_error", "refused"):
+            # Not a matter of time: the API refuses these requests (key, model, input).
+            self._report(job.guild_id, "api_error", "moderation.incident.api_error")
+        else:
+            self._report(job.guild_id, "unchecked", "moderation.incident.unchecked")
 
     def api_call(self, jobs: list[Job], model: str, tokens: dict[int, int], status: int) -> None:
         for guild_id in tokens:

@@ -567,3 +567,19 @@ async def test_text_only_models_are_not_sent_images(world: World) -> None:
         {"input": ["look at this"], "model": "text-moderation-latest"}
     ]
     assert await world.audit() == []
+
+
+async def test_a_model_the_api_refuses_is_reported_once_and_nothing_waits_for_the_deadline(
+    world: World,
+) -> None:
+    await world.configure(model="gpt-4o-mini")  # not a moderation model: the API answers 400
+    await world.alice.send(world.general, "first")
+    await world.alice.send(world.general, "second")
+
+    rows = await world.audit()
+    assert [(r.status, r.reason) for r in rows] == [("unchecked", "refused")] * 2
+    notices = [m.content for m in world.log_entries()]
+    assert notices == [
+        "⚠️ Automatic moderation could not check some messages: the moderation API refused the requests"
+        " (check the API key and the moderation model). They are recorded as unchecked."
+    ]
