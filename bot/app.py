@@ -35,7 +35,14 @@ from bot.usage.budgets import Budgets
 log = logging.getLogger(__name__)
 
 # Every feature cog, loaded in this order; one that fails to load is logged and skipped.
-EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.write", "cogs.chat", "cogs.config", "cogs.usage")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.help",
+    "cogs.write",
+    "cogs.chat",
+    "cogs.moderation",
+    "cogs.config",
+    "cogs.usage",
+)
 
 
 class OpenAIBot(commands.Bot):

@@ -36,6 +36,8 @@ class OpenAIError(Exception):
         self.code = code
         self.param = param
         self.request_id = request_id
+        #: Headers of the error response, when there was one (set by `error_from_response`).
+        self.response_headers: dict[str, str] | None = None
 
     def __str__(self) -> str:
         parts = []
@@ -213,9 +215,13 @@ def error_from_response(
         payload = None
     if payload is None and redact:
         fallback = fallback.replace(redact, "[redacted]")
-    return error_from_payload(
+    error = error_from_payload(
         status, payload, request_id=request_id, fallback_message=fallback, redact=redact
     )
+    # Response headers (never the request's): callers pacing themselves read Retry-After and
+    # x-ratelimit-* from a 429 (moderation keeps its queue instead of retrying blindly).
+    error.response_headers = dict(headers) if headers is not None else None
+    return error
 
 
 def is_retryable(error: OpenAIError) -> bool:

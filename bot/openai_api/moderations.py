@@ -29,7 +29,8 @@ class ModerationRequest(RequestModel):
 
 class ModerationResult(APIModel):
     flagged: bool = False
-    categories: dict[str, bool] = Field(default_factory=dict)
+    # The text-moderation models answer null for categories they predate (illicit, illicit/violent).
+    categories: dict[str, bool | None] = Field(default_factory=dict)
     category_scores: dict[str, float] = Field(default_factory=dict)
     # Only omni-moderation models say which input kinds ("text", "image") triggered each category.
     category_applied_input_types: dict[str, list[str]] | None = None

@@ -11,6 +11,7 @@ import discord
 import pytest
 
 from bot.app import OpenAIBot
+from bot.i18n import t
 from cogs.write import FEATURE as WRITE
 from tests.cogs.conftest import assert_errors
 
@@ -52,13 +53,12 @@ async def test_show_lists_every_features_settings_from_the_registry_with_default
     assert result.ephemeral
     embed = result.response.embeds[0]
     assert embed.title == "Settings of this server"
-    # Every loaded feature appears, /usage too, without /config naming any of them.
+    # Every loaded feature appears, in load order, without /config naming any of them.
     assert [f.name for f in embed.fields] == [
         "Server (server)",
-        "Text writing (write)",
-        "Conversations (chat)",
-        "Usage reports (usage)",
+        *(f"{t('feature.' + f.name, 'en-US')} ({f.name})" for f in world.bot.features if f.name != "config"),
     ]
+    assert "Usage reports (usage)" in [f.name for f in embed.fields]
     # A feature that uses no model offers no model settings.
     assert _field(result, "(usage)") == "`enabled` · on"
     write = _field(result, "(write)").splitlines()
@@ -145,7 +145,9 @@ async def test_model_is_checked_against_the_catalog_and_offered_by_autocomplete(
 
 async def test_feature_and_setting_names_autocomplete_from_the_registry(world: World) -> None:
     features = await world.admin.autocomplete(world.channel, "config set", "feature", "")
-    assert [c["value"] for c in features] == ["server", "write", "chat", "usage"]
+    loaded = [f.name for f in world.bot.features if f.name != "config"]
+    assert [c["value"] for c in features] == ["server", *loaded]
+    assert {"write", "usage"} <= set(loaded)
     settings = await world.admin.autocomplete(world.channel, "config set", "setting", "", feature="write")
     assert [c["value"] for c in settings] == [
         "enabled",

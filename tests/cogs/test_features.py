@@ -22,22 +22,28 @@ def _world(env: Any) -> tuple[Any, Any]:
 
 
 async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, new_bot: Any) -> None:
+    # /help and /write read no message content: without moderation and chat nothing privileged.
+    plain = new_bot(extensions=("cogs.help", "cogs.write"))
+    assert not plain.requested_privileged_intents
+    assert plain.features.permissions() == discord.Permissions(
+        view_channel=True, send_messages=True, send_messages_in_threads=True, attach_files=True
+    )
     bot: OpenAIBot = simcord_env.bot
-    # Only /chat asks for message content, and only as an optional intent it can run without.
+    # Moderation needs message content; /chat uses it when granted and can run without.
     assert bot.requested_privileged_intents == {"message_content"}
-    assert [f.name for f in bot.features if f.intents] == []
+    assert [f.name for f in bot.features if f.intents] == ["moderation"]
     assert [f.name for f in bot.features if f.optional_intents] == ["chat"]
     # Reading and replying (in threads too), plus what each loaded feature declares: nothing else.
     expected = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True)
     for feature in bot.features:
         expected.update(**dict.fromkeys(feature.permissions, True))
     assert bot.features.permissions() == expected
-    assert not expected.manage_messages and not expected.moderate_members
+    assert expected.manage_messages and expected.moderate_members  # moderation deletes and times out
     assert bot.invite_url() == (
         f"https://discord.com/oauth2/authorize?client_id={bot.application_id}"
         f"&scope=bot+applications.commands&permissions={expected.value}"
     )
-    listening = new_bot(extensions=(*EXTENSIONS, LISTENER))
+    listening = new_bot(extensions=("cogs.help", "cogs.write", LISTENER))
     assert listening.requested_privileged_intents == {"message_content"}
     assert listening.features.permissions().read_message_history
 
@@ -64,14 +70,16 @@ async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_i
         assert attempts == [frozenset(), frozenset({"message_content"})]
         assert not bot.intents.message_content
         assert "Discord refused the privileged intents ['message_content']" in caplog.text
-        assert "listener" in caplog.text
+        assert "moderation, listener" in caplog.text
 
         channel, alice = _world(env)
         embed = (await alice.slash(channel, "help")).response.embeds[0]
         lines = embed.fields[0].value.splitlines()
         assert "✅ Text writing — /write completes your prompt, streamed as it is written" in lines
-        assert lines[-1] == "⚠️ Listening (unavailable: Discord did not grant the bot an intent it needs)"
-        assert sum(line.startswith("⚠️") for line in lines) == 1
+        unavailable = [line for line in lines if line.startswith("⚠️")]
+        assert len(unavailable) == 2  # moderation and the test's listener; nothing else
+        assert unavailable[0].startswith("⚠️ Automatic moderation — ")
+        assert unavailable[1] == "⚠️ Listening (unavailable: Discord did not grant the bot an intent it needs)"
         result = await alice.slash(channel, "listen")
         assert result.ephemeral
         assert result.response.content.startswith("Listening is unavailable: Discord did not grant the bot")

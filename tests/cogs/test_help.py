@@ -27,6 +27,8 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
         "`/chat` — Conversations with the AI model in threads",
         "`/config` — Show and change this server's bot settings",
         "`/help` — Show the bot's commands and this server's features",
+        "`/moderate` — See how the moderation model scores a text (only you see it)",
+        "`/moderation` — Automatic moderation of this server",
         "`/usage` — AI usage and cost in this server",
         "`/write` — Write text with the AI model, streamed as it is generated",
     ]
@@ -36,6 +38,9 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     assert features.value.splitlines() == [
         "✅ Text writing — /write completes your prompt, streamed as it is written",
         "✅ Conversations — /chat new opens a thread where the model answers every message",
+        # Moderation reads every message: off until a server's admins turn it on.
+        "⛔ Automatic moderation — Checks channel messages with the moderation model and acts as the"
+        " server's admins chose; /moderate shows a text's scores (turned off)",
         "✅ Server settings — /config shows and changes this server's settings (Manage Server)",
         "✅ Usage reports — /usage shows what the AI cost, with budgets and a chart",
     ]
@@ -58,11 +63,13 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
         "`/对话` — 在子区中与 AI 模型对话",
         "`/设置` — 查看和修改本服务器的机器人设置",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
+        "`/审核` — 查看审核模型对一段文字的评分（仅你可见）",
+        "`/自动审核` — 本服务器的自动审核",
         "`/用量` — 本服务器的 AI 用量和费用",
         "`/写作` — 用 AI 模型写作，生成过程实时显示",
     ]
-    write_state = embed.fields[0].value.splitlines()[0]
-    assert write_state == "⛔ 文本写作 — /write 补全你的提示词，边生成边显示（已关闭）"
+    written = embed.fields[0].value.splitlines()[0]
+    assert written == "⛔ 文本写作 — /write 补全你的提示词，边生成边显示（已关闭）"
     assert embed.footer.text == "回答由 AI 模型生成，可能有误。"
 
     # The other server changed nothing: English (its member's client) and /write on.
