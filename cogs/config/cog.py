@@ -27,6 +27,7 @@ from cogs.config.schema import (
     Kind,
     Setting,
     Target,
+    UnparsableValue,
     Values,
     literal_choices,
     parse_text,
@@ -228,7 +229,13 @@ class ConfigCog(commands.Cog, name="Config"):
         ctx = await self._context(interaction)
         target = self._target(feature, ctx.locale)
         setting = self._setting(target, name, _TYPED_KINDS, ctx.locale)
-        value = parse_text(setting, text)
+        try:
+            value = parse_text(setting, text)
+        except UnparsableValue as exc:
+            reason = t(exc.reason_key, ctx.locale)
+            raise ConfigRefused(
+                t("config.error.invalid", ctx.locale, setting=setting.name, reason=reason)
+            ) from None
         if setting.kind in ("model", "models") and value:
             self._check_models(target, [value] if isinstance(value, str) else list(value), ctx.locale)
         old, new = await self._change(ctx, target, setting, value)

@@ -8,6 +8,7 @@ and converted by the model's own validation.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -108,17 +109,52 @@ def targets(bot: OpenAIBot, *, exclude: str) -> list[Target]:
     return found
 
 
+class UnparsableValue(ValueError):
+    """What an admin typed has not even the shape the setting needs; `reason_key` says which."""
+
+    def __init__(self, reason_key: str) -> None:
+        super().__init__(reason_key)
+        self.reason_key = reason_key
+
+
 def parse_text(setting: Setting, text: str) -> Any:
     """Turn what an admin typed into the value handed to the model's validation (which converts
-    numbers, booleans and decimals and says what is wrong)."""
+    numbers, booleans and decimals and says what is wrong).
+
+    Structured settings (a mapping, or a list of rules) take JSON, and a mapping also takes
+    `key=value, key=value` (e.g. moderation thresholds: `harassment=0.4, violence=0.8`).
+    """
     stripped = text.strip()
     if setting.optional and stripped.lower() in NONE_WORDS:
         return None
+    if stripped[:1] in ("{", "[") and (_is_mapping(setting.annotation) or _holds_models(setting.annotation)):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            raise UnparsableValue("config.reason.json") from None
+    if _is_mapping(setting.annotation):
+        if stripped.lower() in NONE_WORDS:
+            return {}
+        pairs = [part.split("=", 1) for part in re.split(r"[,;]\s*", stripped) if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise UnparsableValue("config.reason.pairs")
+        return {key.strip(): value.strip() for key, value in pairs}
     if setting.kind == "models" or typing.get_origin(setting.annotation) is tuple:
         if stripped.lower() in NONE_WORDS:
             return []  # an empty list: for allowed_models, every model
         return [part for part in _LIST_SPLIT.split(stripped) if part]
     return stripped
+
+
+def _is_mapping(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is dict
+
+
+def _holds_models(annotation: Any) -> bool:
+    """A tuple or list of pydantic models (e.g. moderation's action rules): typed as JSON."""
+    return typing.get_origin(annotation) in (tuple, list) and any(
+        isinstance(arg, type) and issubclass(arg, BaseModel) for arg in typing.get_args(annotation)
+    )
 
 
 class Values:

@@ -138,7 +138,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         if not settings.checks_channel(channel.id, parent):
             return
         roles = getattr(message.author, "roles", [])
-        if settings.exempt_roles and any(role.id in settings.exempt_roles for role in roles):
+        if settings.exempt_role_ids and any(role.id in settings.exempt_role_ids for role in roles):
             return
         model = settings.model or self.bot.settings.moderation_model
         images = []

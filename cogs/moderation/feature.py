@@ -73,11 +73,11 @@ class ModerationSettings(FeatureSettings):
 
     #: Off until a server's admins turn it on: it reads every message.
     enabled: bool = False
-    #: Channels checked; empty checks every channel the bot can see (minus `exclude_channels`).
-    include_channels: tuple[int, ...] = ()
-    exclude_channels: tuple[int, ...] = ()
+    #: Channels checked; empty checks every channel the bot can see (minus `exclude_channel_ids`).
+    include_channel_ids: tuple[int, ...] = ()
+    exclude_channel_ids: tuple[int, ...] = ()
     #: Members with one of these roles are never checked.
-    exempt_roles: tuple[int, ...] = ()
+    exempt_role_ids: tuple[int, ...] = ()
     #: Per-category score from which a message is flagged and logged (others: DEFAULT_THRESHOLD).
     thresholds: dict[str, float] = Field(default_factory=dict)
     #: What to do beyond logging, by category and score.
@@ -106,9 +106,9 @@ class ModerationSettings(FeatureSettings):
     def checks_channel(self, channel_id: int, parent_id: int | None = None) -> bool:
         """Threads follow their parent channel's inclusion and exclusion."""
         ids = {channel_id} if parent_id is None else {channel_id, parent_id}
-        if ids & set(self.exclude_channels):
+        if ids & set(self.exclude_channel_ids):
             return False
-        return not self.include_channels or bool(ids & set(self.include_channels))
+        return not self.include_channel_ids or bool(ids & set(self.include_channel_ids))
 
 
 FEATURE = Feature(

@@ -265,3 +265,43 @@ async def test_reply_language_and_feature_switch_are_settings_like_any_other(
         world.channel, "config set", "value", "", feature="write", setting="enabled"
     )
     assert [c["value"] for c in choices] == ["on", "off"]
+
+
+async def test_moderation_is_configured_through_config_like_any_feature(world: World) -> None:
+    """Channels and roles with Discord's pickers, thresholds as key=value pairs, rules as JSON."""
+    moderation = world.bot.features["moderation"]
+    offtopic = world.guild.create_text_channel("off-topic")
+    await world.config("channel", feature="moderation", setting="exclude_channel_ids", channel=offtopic)
+    await world.config("role", feature="moderation", setting="exempt_role_ids", role=world.helpers)
+    await world.config(
+        "set", feature="moderation", setting="thresholds", value="harassment=0.4, violence=0.8"
+    )
+    rules = '[{"categories": ["harassment"], "min_score": 0.7, "delete": true, "timeout_minutes": 5}]'
+    saved = await world.config("set", feature="moderation", setting="rules", value=rules)
+    assert saved.response.content.startswith("Saved: ")
+
+    stored: Any = await world.bot.feature_settings.get(world.guild.id, moderation)
+    assert stored.exclude_channel_ids == (offtopic.id,)
+    assert stored.exempt_role_ids == (world.helpers.id,)
+    assert stored.thresholds == {"harassment": 0.4, "violence": 0.8}
+    (rule,) = stored.rules
+    assert (rule.categories, rule.min_score, rule.delete, rule.timeout_minutes) == (
+        ("harassment",),
+        0.7,
+        True,
+        5,
+    )
+
+    for value, reason in (
+        ("harassment", "must be key=value pairs separated by commas"),
+        ("{not json", "must be JSON"),
+        ("harassment=lots", "must be a number"),
+    ):
+        refused = await world.config("set", feature="moderation", setting="thresholds", value=value)
+        assert refused.response.content.startswith("⚠️ Not saved: `thresholds` "), value
+        assert reason in refused.response.content, refused.response.content
+    assert (await world.bot.feature_settings.get(world.guild.id, moderation)).thresholds == {  # type: ignore[attr-defined]
+        "harassment": 0.4,
+        "violence": 0.8,
+    }
+    assert_errors(world.env)  # refusals are answered by /config itself, not errors

@@ -196,7 +196,7 @@ async def test_exempt_roles_and_channels_are_not_checked(world: World) -> None:
     trusted = world.guild.create_role("trusted")
     bob = world.guild.add_member(world.env.create_user("bob"), roles=[trusted])
     offtopic = world.guild.create_text_channel("offtopic")
-    await world.configure(exempt_roles=[trusted.id], exclude_channels=[offtopic.id])
+    await world.configure(exempt_role_ids=[trusted.id], exclude_channel_ids=[offtopic.id])
 
     await bob.send(world.general, "flag:harassment from a trusted member")
     await world.alice.send(offtopic, "flag:harassment in an excluded channel")
@@ -204,7 +204,7 @@ async def test_exempt_roles_and_channels_are_not_checked(world: World) -> None:
     assert world.log_entries() == []
 
     # Only included channels, when a list is set.
-    await world.configure(exclude_channels=[], include_channels=[offtopic.id])
+    await world.configure(exclude_channel_ids=[], include_channel_ids=[offtopic.id])
     await world.alice.send(world.general, "flag:harassment outside the included channel")
     assert world.moderation_calls() == []
     await world.alice.send(offtopic, "score:hate=0.55 inside it")

@@ -63,7 +63,7 @@ def test_thresholds_and_rules_per_category() -> None:
 
 
 def test_channel_inclusion_follows_the_parent_of_threads() -> None:
-    settings = ModerationSettings(include_channels=(1,), exclude_channels=(2,))
+    settings = ModerationSettings(include_channel_ids=(1,), exclude_channel_ids=(2,))
     assert settings.checks_channel(1)
     assert settings.checks_channel(10, parent_id=1)
     assert not settings.checks_channel(3)
