@@ -28,6 +28,7 @@ from bot.features import PRIVILEGED_INTENTS, FeatureRegistry
 from bot.i18n import BotTranslator
 from bot.model_catalog import ModelCatalog
 from bot.openai_api import OpenAIClient
+from bot.output_review import OutputReview
 from bot.settings import Settings
 from bot.usage import PricingTable, UsageLedger
 from bot.usage.budgets import Budgets
@@ -100,6 +101,8 @@ class OpenAIBot(commands.Bot):
         self.failed_extensions: dict[str, str] = {}
         self.commands_synced = False
         self._services = contextlib.AsyncExitStack()
+        # A feature that judges text (moderation) plugs in here; features posting AI output ask it.
+        self.output_review = OutputReview()
         self.tree.error(self._on_tree_error)
 
     def invite_url(self) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.discord_io.live_text import LONG_TEXT_THRESHOLD, LiveTextSequence, final_chunks, long_text_file
+from bot.discord_io.live_text import LONG_TEXT_THRESHOLD, LiveTextSequence, long_text_file
 from bot.discord_io.mentions import NO_PINGS
 from bot.error_handler import known_error_text
 from bot.i18n import t
@@ -80,9 +80,10 @@ class ChatTurn:
         self.trigger = trigger
         self.context = context
         self.locale = locale
-        self.sink = ThreadSink(thread, streaming_view(conversation.id, locale))
+        self.sink = ThreadSink(thread)
+        # The first message carries the Stop button while the answer streams; the sequence clears it.
         self.sequence: LiveTextSequence[discord.Message] = LiveTextSequence(
-            self.sink, bot.edit_scheduler, thread.id
+            self.sink, bot.edit_scheduler, thread.id, first_view=streaming_view(conversation.id, locale)
         )
         self.stopped = False
         #: The stored answer, once the turn has one.
@@ -231,19 +232,16 @@ class ChatTurn:
         footer = self.footer(outcome, recorded)
         view = finished_view(self.conversation.id, self.locale)
         text = outcome.text
+        # The server's rules may forbid what the model wrote: then the answer is not left on screen.
+        forbidden = await self.bot.output_review.forbidden_categories(self.conversation.guild_id, text)
+        if forbidden:
+            text = t("chat.withheld", self.locale, categories=", ".join(forbidden))
         file = long_text_file(text) if len(text) > LONG_TEXT_THRESHOLD else None
         try:
             refs = await self.sequence.finish(text, footer=footer, view=view, file=file)
         except discord.HTTPException as exc:
             log.warning("Could not show a chat answer in thread %s: %s", self.thread.id, exc.status)
             return None
-        if len(refs) > 1:
-            # The Stop button rode on the first message; a finished answer keeps buttons on the last only.
-            first = final_chunks(text, footer)[0]
-            try:
-                await self.sink.edit(refs[0], first, view=discord.ui.View())
-            except discord.HTTPException as exc:
-                log.info("Could not remove the Stop button in thread %s: %s", self.thread.id, exc.status)
         return refs[-1].id if refs else None
 
     def _refusal_text(self, exc: BaseException) -> str:

@@ -1,5 +1,5 @@
 """Where a /chat answer's messages go: the conversation's thread, as plain channel messages.
-The first message carries the Stop button while the answer streams; nothing sent pings anyone."""
+Nothing sent pings anyone; which buttons a message carries is LiveTextSequence's business."""
 
 from __future__ import annotations
 
@@ -15,17 +15,12 @@ from bot.discord_io.mentions import NO_PINGS
 class ThreadSink:
     """MessageSink over a thread; `ref` is the discord.Message the bot sent."""
 
-    def __init__(self, thread: discord.Thread, first_view: discord.ui.View | None) -> None:
+    def __init__(self, thread: discord.Thread) -> None:
         self._thread = thread
-        self._first_view = first_view
-        self._sent_any = False
 
     async def send_new(
         self, content: str, *, view: discord.ui.View | None = None, files: Sequence[discord.File] = ()
     ) -> discord.Message:
-        if view is None and not self._sent_any:
-            view = self._first_view
-        self._sent_any = True
         return await self._thread.send(
             content, view=view or discord.utils.MISSING, files=list(files), allowed_mentions=NO_PINGS
         )

@@ -57,6 +57,9 @@ class Origin:
     settings: ModerationSettings
 
 
+_OUTPUT_POLL_SECONDS = 0.05
+
+
 @dataclass(slots=True)
 class OutputCheck:
     """The bot's own output waiting for its verdict (see `check_output`)."""
@@ -80,12 +83,14 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     async def cog_load(self) -> None:
         self._purge_loop.start()
+        self.bot.output_review.register(self.review_output)
         left = await self.records.recover_pending()
         for guild_id in sorted({m.guild_id for m in left}):
             count = sum(1 for m in left if m.guild_id == guild_id)
             self._spawn(self._notify_when_ready(guild_id, count))
 
     async def cog_unload(self) -> None:
+        self.bot.output_review.unregister(self.review_output)
         self._purge_loop.cancel()
         await self.pipeline.close()
         for task in list(self._tasks):
@@ -183,7 +188,17 @@ class ModerationCog(commands.Cog, name="Moderation"):
         check = OutputCheck(settings, asyncio.get_running_loop().create_future())
         self._output_ids -= 1  # negative: never a Discord message id
         self.pipeline.submit(Job(self._output_ids, guild_id, model, texts, payload=check))
-        return await check.result
+        # Wait by sleeping, not by awaiting the future the pipeline's task sets: a harness (simcord)
+        # cannot tell a task parked on another task's future from a hang. A batch takes at least
+        # its 250 ms gathering window, so checking every 50 ms costs nothing that matters.
+        while not check.result.done():  # noqa: ASYNC110  (see the comment above)
+            await asyncio.sleep(_OUTPUT_POLL_SECONDS)
+        return check.result.result()
+
+    async def review_output(self, guild_id: int, text: str) -> list[str] | None:
+        """The bot's output reviewer (see `bot.output_review`): the flagged categories, or None."""
+        verdict = await self.check_output(guild_id, text)
+        return None if verdict is None else list(verdict.flagged)
 
     def forget_settings(self, guild_id: int) -> None:
         """Settings changed (e.g. through /config): read them again for the next message."""

@@ -220,8 +220,14 @@ class AnswerRun:
 
     async def finish(self, outcome: Outcome) -> None:
         footer = self.footer(outcome)
-        can_continue = outcome.finish_reason != "content_filter" and bool(outcome.text.strip())
-        view = finished_view(self.session.id, self.locale, can_continue=can_continue)
         text = outcome.text
+        # The server's rules may forbid what the model wrote: then the answer is not left on screen.
+        forbidden = await self.bot.output_review.forbidden_categories(self.session.guild_id, text)
+        if forbidden:
+            text = t("write.withheld", self.locale, categories=", ".join(forbidden))
+        can_continue = (
+            outcome.finish_reason != "content_filter" and bool(outcome.text.strip()) and not forbidden
+        )
+        view = finished_view(self.session.id, self.locale, can_continue=can_continue)
         file = long_text_file(text) if len(text) > LONG_TEXT_THRESHOLD else None
         await self.sequence.finish(text, footer=footer, view=view, file=file)

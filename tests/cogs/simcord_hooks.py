@@ -14,7 +14,7 @@ BRIEF_SETTLE_S = 0.05
 
 
 @asynccontextmanager
-async def without_settling(env: Any) -> AsyncIterator[None]:
+async def without_settling(env: Any, pause: float = BRIEF_SETTLE_S) -> AsyncIterator[None]:
     """Within this block, simcord's verbs (slash, click, …) return after a brief pause.
 
     Every public verb ends by settling the bot (waiting until all its work is idle or parked), so
@@ -25,7 +25,7 @@ async def without_settling(env: Any) -> AsyncIterator[None]:
     original = env._settle_internal
 
     async def brief(**_: Any) -> None:
-        await asyncio.sleep(BRIEF_SETTLE_S)
+        await asyncio.sleep(pause)
 
     env._settle_internal = brief
     try:

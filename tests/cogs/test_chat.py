@@ -18,6 +18,7 @@ from bot.app import OpenAIBot, create_bot
 from bot.settings import Settings
 from cogs.chat import FEATURE as CHAT
 from tests.cogs.conftest import assert_errors
+from tests.cogs.simcord_hooks import without_settling
 from tests.conftest import closing_bots
 
 MODEL = "gpt-5.4-mini"
@@ -67,16 +68,8 @@ class World:
     async def launch(self, member: Any, thread: Any, content: str) -> None:
         """Post in the thread without waiting for the answer (simcord's verbs wait until the bot is
         idle, so nothing could be posted while an answer streams otherwise)."""
-        env = self.env
-
-        async def brief(**_: Any) -> None:
-            await asyncio.sleep(0.01)
-
-        env._settle_internal = brief
-        try:
+        async with without_settling(self.env, pause=0.01):
             await member.send(thread, content)
-        finally:
-            del env._settle_internal
 
     async def stored(self, thread: Any) -> list[tuple[str, str, str]]:
         """(role, speaker, text) of the conversation's stored history."""

@@ -6,7 +6,6 @@ Each test asserts what members and moderators see and what was stored (audit row
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -18,6 +17,7 @@ from bot.app import OpenAIBot
 from bot.discord_io.rest_budget import Priority, current_priority
 from cogs.moderation import FEATURE as MODERATION
 from cogs.moderation.cog import ModerationCog
+from tests.cogs.simcord_hooks import without_settling
 from tests.fakes.openai_server import Fault
 
 
@@ -241,20 +241,11 @@ async def test_a_burst_of_100_messages_takes_a_handful_of_calls_each_result_on_i
     cog = world.cog
     submitted = []
     # Queue 100 messages without waiting for the bot between them (they arrive within 250 ms).
-    original = world.env._settle_internal
-
-    async def brief(**_: Any) -> None:
-        await asyncio.sleep(0)
-
-    world.env._settle_internal = brief
-    try:
+    async with without_settling(world.env, pause=0):
         for n in range(100):
             marker = f" score:hate=0.{50 + n % 50}" if n % 7 == 0 else ""
             text = f"message number {n}{marker}"
             submitted.append(await members[n % 4].send(channels[n % 4], text))
-    finally:
-        del world.env._settle_internal
-        assert world.env._settle_internal == original
     await world.env.settle()
 
     calls = world.moderation_calls()

@@ -4,7 +4,6 @@ error, exempt roles, the refusal in the member's language."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from bot.db import Database
 from cogs.write import FEATURE as WRITE
+from tests.cogs.simcord_hooks import without_settling
 from tests.cogs.test_write import World, private_note
 from tests.fakes.openai_server import Fault
 
@@ -97,20 +97,12 @@ async def test_fifty_simultaneous_writes_at_the_edge_of_the_budget_spend_at_most
     budget = Decimal("0.0005")
     await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=budget)
     members = [world.guild.add_member(world.env.create_user(f"m{n}")) for n in range(50)]
-    env = world.env
-
-    async def brief(**_: Any) -> None:
-        await asyncio.sleep(0.05)
-
     # simcord runs one operation at a time; with its settle step cut to a short pause each /write
     # returns once decided and answers stream on in the background, overlapping the next ones.
-    env._settle_internal = brief
-    try:
+    async with without_settling(world.env):
         results = [
             await m.slash(world.channel, "write", prompt="Hi [[words:40]]", max_tokens=50) for m in members
         ]
-    finally:
-        del env._settle_internal
     started = [r for r in results if not r.ephemeral]
     refused = [r for r in results if r.ephemeral]
     assert started and len(refused) >= 40
