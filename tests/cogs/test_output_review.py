@@ -42,3 +42,17 @@ async def test_answers_pass_when_clean_or_when_the_server_does_not_review_output
     await _moderation_on(world, check_bot_output=False)
     await world.alice.slash(world.channel, "write", prompt="Say flag:harassment [[echo]]", max_tokens=50)
     assert "flag:harassment" in world.answers()[-1].content
+
+
+async def test_a_chat_answer_the_servers_rules_forbid_is_withheld(world: World) -> None:
+    await _moderation_on(world)
+    before = {t.id for t in world.channel.threads}
+    await world.alice.slash(world.channel, "chat new", message="Repeat flag:violence [[echo]]")
+    (thread,) = [t for t in world.channel.threads if t.id not in before]
+    answers = [m for m in thread.history() if m.author.bot and "-# " in m.content]
+    assert answers, "the conversation answered"
+    last = answers[-1].content
+    assert last.startswith(
+        "🚫 This answer was withheld: this server's moderation rules forbid it (violence)."
+    )
+    assert "flag:violence" not in last
