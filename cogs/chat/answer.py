@@ -21,6 +21,8 @@ from bot.error_handler import known_error_text
 from bot.i18n import t
 from bot.openai_api import BadRequestError, ChatParameterError, ChatStream, NotFoundError, OpenAIError
 from bot.usage import UsageEvent
+from bot.usage.budgets import BudgetExceeded, Reservation
+from bot.usage.refusal import budget_refusal_text
 from cogs.chat.conversations import Conversation, ConversationRepo, StoredMessage
 from cogs.chat.feature import FEATURE, MAX_ANSWER_TOKENS
 from cogs.chat.sink import ThreadSink
@@ -105,7 +107,40 @@ class ChatTurn:
         )
 
     async def run(self) -> TurnOutcome | None:
-        """The whole turn; None when the API refused before answering (the thread is told why)."""
+        """The whole turn; None when a budget or the API refused before answering (the thread is
+        told why). The member's worst-case cost is held until the ledger has the real one."""
+        reservation = await self._reserve()
+        if reservation is None:
+            return None
+        try:
+            return await self._run()
+        finally:
+            try:
+                await self.bot.budgets.release(reservation)
+            except Exception:
+                log.exception("Could not release budget reservation %s (it expires)", reservation.id)
+
+    async def _reserve(self) -> Reservation | None:
+        """Hold the turn's worst case (the context in, the longest answer out); None when refused."""
+        conversation = self.conversation
+        member = self.thread.guild.get_member(self.trigger.author_id)
+        worst = self.bot.pricing.cost(
+            conversation.model, input_tokens=self.context.tokens, output_tokens=MAX_ANSWER_TOKENS
+        )
+        try:
+            return await self.bot.budgets.reserve(
+                guild_id=conversation.guild_id,
+                user_id=self.trigger.author_id,
+                feature=FEATURE.name,
+                amount=worst,
+                settings=await self.bot.guild_settings.get(conversation.guild_id),
+                role_ids=[role.id for role in member.roles] if member is not None else [],
+            )
+        except BudgetExceeded as refusal:
+            await self._say(budget_refusal_text(refusal, self.locale))
+            return None
+
+    async def _run(self) -> TurnOutcome | None:
         try:
             stream = await self.open()
         except (OpenAIError, ChatParameterError) as exc:
