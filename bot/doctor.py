@@ -167,6 +167,18 @@ async def run_checks(
 
     async def pricing() -> str:
         table = PricingTable.load(settings.pricing_path)
+        # On OpenAI an unpriced default model is recorded at $0 and no budget can hold it; a
+        # compatible server (Ollama, vLLM) usually costs nothing per token, so it is not asked.
+        unpriced = [
+            f"{getattr(settings, f.model_setting)} ({f.model_setting.upper()})"
+            for f in features
+            if f.model_setting is not None and not table.knows(str(getattr(settings, f.model_setting)))
+        ]
+        if unpriced and settings.openai_hosted:
+            raise _Warned(
+                f"no price for {', '.join(unpriced)}: their cost is recorded as $0 and budgets cannot "
+                "hold them; add them to a pricing file named by PRICING_PATH"
+            )
         return f"{len(table.models)} models priced"
 
     await attempt("pricing", pricing)

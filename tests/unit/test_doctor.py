@@ -337,3 +337,28 @@ async def test_database_failure_names_database_path(
     assert code == 1
     line = _line(out, "database")
     assert line.startswith("FAILED") and "DATABASE_PATH" in line and str(not_sqlite) in line
+
+
+async def test_a_default_model_without_a_price_is_a_warning_on_openai(
+    fake_openai: Any, discord_stub: DiscordStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unpriced = Feature("poll", model_setting="completion_model")
+    settings = _settings(
+        tmp_path,
+        discord_stub,
+        fake_openai.base_url,
+        openai_api_key=fake_openai.api_key,
+        completion_model="m-x",
+    )
+    # A compatible server usually charges nothing per token: no warning there.
+    code, out, _ = await _check(settings, _registry(unpriced))
+    assert _line(out, "pricing").startswith("ok")
+    # On OpenAI an unpriced model would be recorded at $0 and escape every budget.
+    monkeypatch.setattr(Settings, "openai_hosted", property(lambda _self: True))
+    code, out, _ = await _check(settings, _registry(unpriced))
+    line = _line(out, "pricing")
+    assert (
+        line.startswith("WARN") and "no price for m-x (COMPLETION_MODEL)" in line and "PRICING_PATH" in line
+    )
+    code, _, _ = await _check(settings, _registry(unpriced), strict=True)
+    assert code == 1
