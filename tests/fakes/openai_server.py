@@ -2,7 +2,8 @@
 
 Owns the `FakeOpenAI` object: start/stop (in-loop or threaded), auth, request record, faults, rate limits.
 
-Endpoints (under /v1): completions (plain and SSE), images/generations, audio/transcriptions,
+Endpoints (under /v1): completions (plain and SSE), images/generations and images/edits (plain
+and SSE; markers in routes_images), audio/transcriptions,
 embeddings, moderations, files (+ /{id}, /{id}/content), fine_tuning/jobs (+ /{id}, /cancel,
 /events), models (+ /{id}). Generated image URLs are served by the fake under /cdn/images/.
 
@@ -49,7 +50,14 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 
-from tests.fakes import routes_completions, routes_files, routes_media, routes_models, routes_vectors
+from tests.fakes import (
+    routes_completions,
+    routes_files,
+    routes_images,
+    routes_media,
+    routes_models,
+    routes_vectors,
+)
 from tests.fakes.catalog import Catalog, ModelInfo
 from tests.fakes.common import FAULT, RATELIMIT_HEADERS, RECORD, REQUEST_ID, STARTED
 from tests.fakes.errors import ApiError, error_body
@@ -172,6 +180,7 @@ class FakeOpenAI:
         app.on_response_prepare.append(self._add_headers)
         routes_completions.register(app)
         routes_media.register(app)
+        routes_images.register(app)
         routes_vectors.register(app)
         routes_files.register(app)
         routes_models.register(app)
