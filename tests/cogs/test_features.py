@@ -65,6 +65,7 @@ async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_i
         embed = (await alice.slash(channel, "help")).response.embeds[0]
         assert embed.fields[0].value.splitlines() == [
             "✅ Text writing — /write completes your prompt, streamed as it is written",
+            "✅ Image generation — /imagine draws or edits images, shown as they form",
             "⚠️ Listening (unavailable: Discord did not grant the bot an intent it needs)",
         ]
         result = await alice.slash(channel, "listen")
