@@ -81,6 +81,8 @@ class Source:
 @dataclass(slots=True)
 class Result:
     images: list[bytes] = field(default_factory=list)
+    #: Seconds spent decoding each image's base64 (0 for a downloaded one), the bot's own time.
+    decode_seconds: list[float] = field(default_factory=list)
     revised_prompt: str | None = None
     usage: ImageUsage | None = None
     request_id: str | None = None
@@ -163,11 +165,14 @@ class ImageJob:
                 await self._flush()
                 return False
             recorded = await self._record(result, len(fitted))
+            started = time.perf_counter()
             self._show(
                 self._final_content(result, fitted, recorded),
                 fitted,
                 result_view(self.request.id, len(fitted), self.locale, can_vary=self._can_vary()),
             )
+            share = (time.perf_counter() - started) / len(fitted)
+            self.prepare_seconds = [seconds + share for seconds in self.prepare_seconds]
             await self._flush()
             return True
         finally:
@@ -255,10 +260,12 @@ class ImageJob:
         for item in response.data:
             if item.revised_prompt and result.revised_prompt is None:
                 result.revised_prompt = item.revised_prompt
+            started = time.perf_counter()
             try:
                 data = item.image_bytes()
             except ValueError:
                 data = None
+            decoded = time.perf_counter() - started
             if data is None and item.url:
                 try:
                     data = await download_image(self.bot.http_session, item.url, cap=self.download_cap)
@@ -268,6 +275,7 @@ class ImageJob:
                     raise ImageFailed(t(f"imagine.error.download_{exc.reason}", self.locale)) from None
             if data is not None:
                 result.images.append(data)
+                result.decode_seconds.append(decoded)
         if not result.images:
             raise ImageFailed(t("imagine.error.no_images", self.locale))
         return result
@@ -295,9 +303,11 @@ class ImageJob:
             result.interrupted = True
         result.usage = stream.usage
         for event in stream.completed:
+            started = time.perf_counter()
             data = event.image_bytes()
             if data is not None:
                 result.images.append(data)
+                result.decode_seconds.append(time.perf_counter() - started)
             result.size = result.size or event.size
             result.quality = result.quality or event.quality
         if not result.images:
@@ -333,8 +343,8 @@ class ImageJob:
 
     async def _prepare(self, result: Result) -> list[FittedImage]:
         fitted = []
-        for data in result.images:
-            started = time.perf_counter()
+        for data, decoded in zip(result.images, result.decode_seconds, strict=True):
+            started = time.perf_counter() - decoded
             try:
                 image = await asyncio.to_thread(fit_image, data, self.budget)
             except (ImageTooLarge, OSError, ValueError) as exc:
