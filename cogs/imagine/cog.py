@@ -4,8 +4,10 @@ Regenerate, Variation and Delete buttons of its message."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +115,8 @@ class ImagineCog(commands.Cog, name="Imagine"):
         self.cooldowns = Cooldowns()
         #: Largest image download accepted from an API-returned URL (tests lower it).
         self.download_cap = DOWNLOAD_CAP
+        #: How the elapsed-time note waits (tests pass a real-time sleep: simcord's clock is virtual).
+        self.pause: Callable[[float], Awaitable[object]] = asyncio.sleep
         self.edit_menu = app_commands.ContextMenu(
             name=locale_str("Edit image", key="imagine.menu.edit"), callback=self._edit_menu
         )
@@ -336,7 +340,9 @@ class ImagineCog(commands.Cog, name="Imagine"):
         locale: str,
         source: Source | None,
     ) -> ImageJob:
-        return ImageJob(self.bot, interaction, request, locale, source, download_cap=self.download_cap)
+        return ImageJob(
+            self.bot, interaction, request, locale, source, download_cap=self.download_cap, pause=self.pause
+        )
 
     async def report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
         await handle_app_command_error(interaction, error, await self.bot.contexts.locale(interaction))

@@ -9,6 +9,7 @@ import contextlib
 import io
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -59,10 +60,13 @@ _REVISED_SHOWN = 400
 
 
 def format_usd(cost: Decimal) -> str:
+    """Dollars and cents from $1 up; below, the price's own digits ($0.016, not a rounded $0.02)."""
     if cost == 0:
         return "$0"
-    if cost >= Decimal("0.01"):
+    if cost >= 1:
         return f"${cost:.2f}"
+    if cost < Decimal("0.000001"):
+        return "<$0.000001"
     return "$" + f"{cost:.6f}".rstrip("0").rstrip(".")
 
 
@@ -111,6 +115,7 @@ class ImageJob:
         source: Source | None = None,
         *,
         download_cap: int = DOWNLOAD_CAP,
+        pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.bot = bot
         self.interaction = interaction
@@ -118,12 +123,13 @@ class ImageJob:
         self.locale = locale
         self.source = source
         self.download_cap = download_cap
+        self._pause = pause
         self.family = family_of(request.model)
         self.budget = per_file_budget(upload_limit(interaction), request.n)
         self._files: list[discord.File] = []
         self._view: discord.ui.View | None = None
         self._handle = bot.edit_scheduler.register(request.channel_id, self._send)
-        self._started = time.monotonic()
+        self._started = time.perf_counter()
         self._recorded: UsageEvent | None = None
         #: The bot's own time per image (decode + fit + upload preparation), for the benchmark.
         self.prepare_seconds: list[float] = []
@@ -246,8 +252,8 @@ class ImageJob:
     async def _tick(self) -> None:
         """A server that does not stream: say how long it has been drawing, every 10 s at most."""
         while True:
-            await asyncio.sleep(ELAPSED_NOTE_SECONDS)
-            seconds = int(time.monotonic() - self._started)
+            await self._pause(ELAPSED_NOTE_SECONDS)
+            seconds = int(time.perf_counter() - self._started)
             self._show(f"{self._header()}\n-# {t('imagine.note.elapsed', self.locale, seconds=seconds)}", [])
 
     async def _from_response(self, response: ImagesResponse) -> Result:

@@ -6,8 +6,10 @@ API was asked (or that it was not asked at all) and what the ledger stored.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -468,3 +470,63 @@ async def test_zh_cn(world: World, user_locale: Callable[[str], None]) -> None:
     assert set(buttons(message)) == {"重新生成", "变体", "删除"}
     edits = [str(e.get("content", "")) for e in original_edits(world)]
     assert any("预览 1/2" in c for c in edits)
+
+
+async def test_a_stream_that_breaks_keeps_the_finished_images_and_bills_what_was_reported(
+    world: World,
+) -> None:
+    # Per image: two partials, then the final. The connection drops after the first final.
+    world.fake.add_fault(Fault(path="/v1/images/generations", drop_after_chunks=3))
+    await world.alice.slash(
+        world.channel, "imagine", prompt="two birds", n=2, size="1024x1024", quality="low"
+    )
+    await world.drain()
+    (message,) = world.posts()
+    assert len(message.attachments) == 1
+    assert "-# ⚠️ The AI service stopped after 1 of 2 images." in message.content
+    (event,) = await world.events()
+    # What the first completed event reported: its prompt tokens and one image at low quality.
+    assert event.output_tokens == 272 and event.images == 1
+
+
+async def test_a_stream_that_breaks_before_any_image_shows_why_and_bills_nothing(world: World) -> None:
+    world.fake.add_fault(Fault(path="/v1/images/generations", drop_after_chunks=1))
+    await world.alice.slash(world.channel, "imagine", prompt="nothing comes")
+    await world.drain()
+    (message,) = world.posts()
+    assert message.content.startswith("⚠️ ") and message.attachments == []
+    assert await world.events() == []
+
+
+async def test_a_server_without_usage_is_billed_per_image(world: World) -> None:
+    await world.alice.slash(
+        world.channel,
+        "imagine",
+        prompt="plain [[no-usage]]",
+        model="gpt-image-1",
+        size="1024x1536",
+        quality="low",
+    )
+    await world.drain()
+    (event,) = await world.events()
+    assert event.input_tokens == 0 and event.cost_usd == Decimal("0.016")
+    (message,) = world.posts()
+    assert footer(message) == "-# gpt-image-1 · 1024x1536 · low · $0.016"
+
+
+async def test_a_server_that_does_not_stream_gets_an_elapsed_time_note(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cogs.imagine import job
+
+    monkeypatch.setattr(job, "ELAPSED_NOTE_SECONDS", 0.3)
+    loop = asyncio.get_running_loop()
+    # A real-time pause: simcord's virtual clock stands still while the bot waits for the API.
+    world.bot.get_cog("Imagine").pause = lambda s: loop.run_in_executor(None, time.sleep, s)  # type: ignore[union-attr]
+    world.fake.add_fault(Fault(path="/v1/images/generations", delay=1.5))
+    await world.alice.slash(world.channel, "imagine", prompt="slowly", model="dall-e-2", size="512x512")
+    await world.drain()
+    contents = [str(edit.get("content", "")) for edit in original_edits(world)]
+    assert any(re.search(r"Drawing… \d+ s so far", c) for c in contents), contents
+    (message,) = world.posts()
+    assert len(message.attachments) == 1 and "so far" not in message.content
