@@ -482,7 +482,7 @@ async def test_a_stream_that_breaks_keeps_the_finished_images_and_bills_what_was
     )
     await world.drain()
     (message,) = world.posts()
-    assert len(message.attachments) == 1
+    assert len(message.attachments) == 1, message.content
     assert "-# ⚠️ The AI service stopped after 1 of 2 images." in message.content
     (event,) = await world.events()
     # What the first completed event reported: its prompt tokens and one image at low quality.

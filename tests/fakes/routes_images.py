@@ -401,6 +401,9 @@ async def _stream(request: web.Request, params: _Params) -> web.StreamResponse:
     await response.prepare(request)
     for index, event in enumerate(events):
         if fault is not None and fault.drop_after_chunks is not None and index >= fault.drop_after_chunks:
+            # Let the events already written reach the client first: a reset can make its kernel
+            # discard data it had received but not yet read, which is not what the test asks for.
+            await asyncio.sleep(0.2)
             if request.transport is not None:
                 request.transport.abort()
             return response
