@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 PARTIAL_IMAGES = 2
 # A server that does not stream gets an elapsed-time note at most this often.
 ELAPSED_NOTE_SECONDS = 10.0
+# A high-quality image can take two minutes or more, well past the bot's general request timeout;
+# for a stream this bounds each wait between events (the first one included).
+IMAGE_REQUEST_TIMEOUT = 300.0
 _PROMPT_SHOWN = 1200
 _REVISED_SHOWN = 400
 
@@ -85,6 +88,8 @@ class Source:
 @dataclass(slots=True)
 class Result:
     images: list[bytes] = field(default_factory=list)
+    #: Images the API made (and billed), delivered or not.
+    made: int = 0
     #: Seconds spent decoding each image's base64 (0 for a downloaded one), the bot's own time.
     decode_seconds: list[float] = field(default_factory=list)
     revised_prompt: str | None = None
@@ -200,6 +205,7 @@ class ImageJob:
             "prompt": req.prompt,
             "n": req.n,
             "user": f"discord:{req.guild_id}:{req.user_id}",
+            "request_timeout": max(IMAGE_REQUEST_TIMEOUT, self.bot.settings.request_timeout),
         }
         if req.size != "auto":
             options["size"] = req.size
@@ -262,6 +268,7 @@ class ImageJob:
             request_id=response.meta.request_id,
             size=response.size,
             quality=response.quality,
+            made=len(response.data),
         )
         for item in response.data:
             if item.revised_prompt and result.revised_prompt is None:
@@ -308,6 +315,7 @@ class ImageJob:
             log.warning("/imagine stream %s broke after %d images", self.request.id, len(stream.completed))
             result.interrupted = True
         result.usage = stream.usage
+        result.made = len(stream.completed)
         for event in stream.completed:
             started = time.perf_counter()
             data = event.image_bytes()
@@ -370,7 +378,7 @@ class ImageJob:
             return self._recorded
         usage = result.usage
         cost = token_cost(self.bot.pricing, req.model, usage)
-        made = len(result.images) or delivered
+        made = result.made or len(result.images) or delivered
         event = UsageEvent(
             guild_id=req.guild_id,
             channel_id=req.channel_id,

@@ -269,6 +269,9 @@ async def test_a_url_that_is_not_an_image_posts_nothing(
     (message,) = world.posts()
     assert message.content == f"⚠️ {expected}" and message.attachments == []
     assert buttons(message) == {}
+    # The API made (and billed) the image even though it could not be used: the ledger says so.
+    (event,) = await world.events()
+    assert event.images == 1 and event.cost_usd == Decimal("0.016")
 
 
 async def test_an_image_too_large_for_the_upload_limit_is_delivered_re_encoded(
