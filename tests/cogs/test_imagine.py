@@ -533,3 +533,35 @@ async def test_a_server_that_does_not_stream_gets_an_elapsed_time_note(
     assert any(re.search(r"Drawing… \d+ s so far", c) for c in contents), contents
     (message,) = world.posts()
     assert len(message.attachments) == 1 and "so far" not in message.content
+
+
+async def test_model_autocomplete_offers_image_models_the_server_allows(world: World) -> None:
+    await world.bot.model_catalog.refresh()
+    choices = await world.alice.autocomplete(world.channel, "imagine", "model", "")
+    offered = [c["value"] for c in choices]
+    assert "gpt-image-2" in offered and "dall-e-3" in offered
+    assert not any(m.startswith(("gpt-4", "whisper", "text-embedding")) for m in offered)
+    await world.bot.feature_settings.update(
+        world.guild.id, IMAGINE, allowed_models=["gpt-image-1", "gpt-image-2"]
+    )
+    choices = await world.alice.autocomplete(world.channel, "imagine", "model", "image")
+    assert sorted(c["value"] for c in choices) == ["gpt-image-1", "gpt-image-2"]
+    result = await world.alice.slash(world.channel, "imagine", prompt="x", model="dall-e-3")
+    assert result.ephemeral and result.response.content == (
+        "This server does not allow the model `dall-e-3`. Allowed: gpt-image-1, gpt-image-2."
+    )
+    assert world.api_requests() == []
+    assert_errors(world.env, "ModelNotAllowed")
+
+
+async def test_regenerating_an_edit_fetches_its_source_image_again(world: World) -> None:
+    photo = make_png(40, 40, "source")
+    await world.alice.slash(world.channel, "imagine", prompt="add snow", image=("photo.png", photo))
+    await world.drain()
+    (message,) = world.posts()
+    await world.alice.click(message, label="Regenerate")
+    await world.drain()
+    first, second = world.image_requests("edits")
+    assert first.files["image"].data == second.files["image"].data == photo
+    assert second.form["prompt"] == "add snow"
+    assert len(world.posts()) == 2
