@@ -59,6 +59,8 @@ ELAPSED_NOTE_SECONDS = 10.0
 # for a stream this bounds each wait between events (the first one included).
 IMAGE_REQUEST_TIMEOUT = 300.0
 _PROMPT_SHOWN = 1200
+# Discord's answers to an expired interaction token (after 15 minutes): Invalid/Unknown Webhook.
+_EXPIRED_TOKEN_CODES = frozenset({50027, 10015})
 _REVISED_SHOWN = 400
 
 
@@ -136,6 +138,9 @@ class ImageJob:
         self._handle = bot.edit_scheduler.register(request.channel_id, self._send)
         self._started = time.perf_counter()
         self._recorded: UsageEvent | None = None
+        #: The reply's message, once known; edits go through the channel after the token expires.
+        self._message_id: int | None = None
+        self._via_channel = False
         #: The bot's own time per image (decode + fit + upload preparation), for the benchmark.
         self.prepare_seconds: list[float] = []
 
@@ -150,7 +155,27 @@ class ImageJob:
         }
         if self._view is not None:
             kwargs["view"] = self._view
-        await self.interaction.edit_original_response(**kwargs)
+        if not self._via_channel:
+            try:
+                message = await self.interaction.edit_original_response(**kwargs)
+            except discord.HTTPException as exc:
+                if not (exc.status == 401 or exc.code in _EXPIRED_TOKEN_CODES):
+                    raise
+                log.info(
+                    "/imagine request %s outlived its interaction token; using the channel", self.request.id
+                )
+                self._via_channel = True
+            else:
+                self._message_id = message.id
+                return
+        channel = self.interaction.channel
+        if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+            return
+        if self._message_id is not None:
+            # The bot wrote this message, so it may edit it through the channel too.
+            await channel.get_partial_message(self._message_id).edit(**kwargs)
+        else:
+            self._message_id = (await channel.send(**kwargs)).id
 
     def _show(self, content: str, images: list[FittedImage], view: discord.ui.View | None = None) -> None:
         self._files = [

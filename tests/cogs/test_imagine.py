@@ -565,3 +565,37 @@ async def test_regenerating_an_edit_fetches_its_source_image_again(world: World)
     assert first.files["image"].data == second.files["image"].data == photo
     assert second.form["prompt"] == "add snow"
     assert len(world.posts()) == 2
+
+
+async def test_an_expired_interaction_token_still_delivers_the_images(world: World) -> None:
+    world.fake.stream_delay = 0.3
+    env = world.env
+    original = env._settle_internal
+
+    async def brief(**_: Any) -> None:
+        await asyncio.sleep(0.05)
+
+    env._settle_internal = brief  # start the request and come back while it streams
+    try:
+        await world.alice.slash(world.channel, "imagine", prompt="a long night", n=2)
+    finally:
+        del env._settle_internal
+        assert env._settle_internal == original
+    deadline = time.perf_counter() + 30
+    while not any("Preview" in str(e.get("content", "")) for e in original_edits(world)):
+        assert time.perf_counter() < deadline
+        await asyncio.sleep(0.05)
+    # Fifteen minutes later Discord answers 401 / 50027 to anything sent with the interaction token.
+    env.inject_error("*", "/webhooks/*", status=401, code=50027, message="Invalid Webhook Token", times=None)
+    while not any(m.attachments and buttons(m) for m in world.posts()):
+        assert time.perf_counter() < deadline
+        await asyncio.sleep(0.05)
+    await world.drain()
+    (message,) = world.posts()
+    assert len(message.attachments) == 2 and "Regenerate" in buttons(message)
+    assert any(
+        r.method == "PATCH" and r.path == f"/channels/{world.channel.id}/messages/{message.id}"
+        for r in env.http_requests
+    )
+    assert len(await world.events()) == 1
+    assert_errors(env)
