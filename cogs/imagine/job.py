@@ -141,6 +141,8 @@ class ImageJob:
         #: The reply's message, once known; edits go through the channel after the token expires.
         self._message_id: int | None = None
         self._via_channel = False
+        #: Final images of a stream as they arrive, decoded, with the seconds decoding took.
+        self._finals: list[tuple[bytes, float]] = []
         #: The bot's own time per image (decode + fit + upload preparation), for the benchmark.
         self.prepare_seconds: list[float] = []
 
@@ -304,6 +306,7 @@ class ImageJob:
             except ValueError:
                 data = None
             decoded = time.perf_counter() - started
+            item.b64_json = None  # the decoded bytes are kept; the base64 text is a third larger
             if data is None and item.url:
                 try:
                     data = await download_image(self.bot.http_session, item.url, cap=self.download_cap)
@@ -341,12 +344,10 @@ class ImageJob:
             result.interrupted = True
         result.usage = stream.usage
         result.made = len(stream.completed)
+        for data, seconds in self._finals:
+            result.images.append(data)
+            result.decode_seconds.append(seconds)
         for event in stream.completed:
-            started = time.perf_counter()
-            data = event.image_bytes()
-            if data is not None:
-                result.images.append(data)
-                result.decode_seconds.append(time.perf_counter() - started)
             result.size = result.size or event.size
             result.quality = result.quality or event.quality
         if not result.images:
@@ -361,6 +362,12 @@ class ImageJob:
             async for event in stream:
                 if event.is_completed:
                     waiting_for_next_image = True
+                    # Decoded now, so the base64 text (a third larger) is not kept for every image.
+                    started = time.perf_counter()
+                    final = event.image_bytes()
+                    event.b64_json = None
+                    if final is not None:
+                        self._finals.append((final, time.perf_counter() - started))
                     continue
                 if not event.is_partial or (waiting_for_next_image and event.partial_image_index != 0):
                     continue
@@ -385,7 +392,13 @@ class ImageJob:
         for data, decoded in zip(result.images, result.decode_seconds, strict=True):
             started = time.perf_counter() - decoded
             try:
-                image = await asyncio.to_thread(fit_image, data, self.budget)
+                # Most images fit as they are: a thread hop would only add the wait for a free loop.
+                fits = len(data) <= self.budget
+                image = (
+                    fit_image(data, self.budget)
+                    if fits
+                    else await asyncio.to_thread(fit_image, data, self.budget)
+                )
             except (ImageTooLarge, OSError, ValueError) as exc:
                 log.warning("/imagine request %s: image could not be fitted: %s", self.request.id, exc)
                 continue
