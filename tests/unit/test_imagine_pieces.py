@@ -101,3 +101,17 @@ async def test_download_checks_type_size_status_and_scheme(fake_openai: Any) -> 
         with pytest.raises(DownloadError) as scheme:
             await download_image(session, "file:///etc/passwd")
         assert scheme.value.reason == "scheme"
+
+
+def test_sse_decoder_joins_a_multi_megabyte_image_line_read_in_small_pieces() -> None:
+    from bot.openai_api.sse import SSEDecoder
+
+    payload = "A" * (4 * 1024 * 1024)
+    body = f"event: image_generation.completed\ndata: {payload}\n\n".encode()
+    decoder = SSEDecoder()
+    events = []
+    for start in range(0, len(body), 16 * 1024):
+        events += decoder.feed(body[start : start + 16 * 1024])
+    events += decoder.flush()
+    assert len(events) == 1
+    assert events[0].event == "image_generation.completed" and events[0].data == payload
