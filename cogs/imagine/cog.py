@@ -328,7 +328,11 @@ class ImagineCog(commands.Cog, name="Imagine"):
         self.cooldowns.start(guild_id, user_id, settings.cooldown_seconds)
         posted = False
         try:
-            posted = await self.new_job(interaction, request, ctx.locale, source).run()
+            default = ctx.model
+            can_vary = family_of(model).edits or (
+                default is not None and family_of(default).edits and settings.is_model_allowed(default)
+            )
+            posted = await self.new_job(interaction, request, ctx.locale, source, can_vary=can_vary).run()
         finally:
             if not posted:
                 self.cooldowns.cancel(guild_id, user_id)
@@ -339,9 +343,18 @@ class ImagineCog(commands.Cog, name="Imagine"):
         request: ImagineRequest,
         locale: str,
         source: Source | None,
+        *,
+        can_vary: bool,
     ) -> ImageJob:
         return ImageJob(
-            self.bot, interaction, request, locale, source, download_cap=self.download_cap, pause=self.pause
+            self.bot,
+            interaction,
+            request,
+            locale,
+            source,
+            download_cap=self.download_cap,
+            pause=self.pause,
+            can_vary=can_vary,
         )
 
     async def report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:

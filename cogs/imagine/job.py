@@ -123,6 +123,7 @@ class ImageJob:
         *,
         download_cap: int = DOWNLOAD_CAP,
         pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        can_vary: bool = True,
     ) -> None:
         self.bot = bot
         self.interaction = interaction
@@ -131,6 +132,8 @@ class ImageJob:
         self.source = source
         self.download_cap = download_cap
         self._pause = pause
+        #: Whether a Variation (an edit) can be made here: by this model or the server's default.
+        self._can_vary = can_vary
         self.family = family_of(request.model)
         self.budget = per_file_budget(upload_limit(interaction), request.n)
         self._files: list[discord.File] = []
@@ -207,7 +210,7 @@ class ImageJob:
             self._show(
                 self._final_content(result, fitted, recorded),
                 fitted,
-                result_view(self.request.id, len(fitted), self.locale, can_vary=self._can_vary()),
+                result_view(self.request.id, len(fitted), self.locale, can_vary=self._can_vary),
             )
             share = (time.perf_counter() - started) / len(fitted)
             self.prepare_seconds = [seconds + share for seconds in self.prepare_seconds]
@@ -221,9 +224,6 @@ class ImageJob:
             await self._handle.flush()
         except discord.HTTPException as exc:
             log.info("Could not show /imagine request %s: %s %s", self.request.id, exc.status, exc.code)
-
-    def _can_vary(self) -> bool:
-        return self.family.edits or family_of(self.bot.settings.image_model).edits
 
     def _options(self) -> dict[str, Any]:
         req = self.request

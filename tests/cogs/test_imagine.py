@@ -599,3 +599,14 @@ async def test_an_expired_interaction_token_still_delivers_the_images(world: Wor
     )
     assert len(await world.events()) == 1
     assert_errors(env)
+
+
+async def test_no_variation_button_when_no_allowed_model_can_edit(world: World) -> None:
+    await world.bot.feature_settings.update(
+        world.guild.id, IMAGINE, model="dall-e-3", allowed_models=["dall-e-3"]
+    )
+    await world.alice.slash(world.channel, "imagine", prompt="a quiet pond")
+    await world.drain()
+    (message,) = world.posts()
+    assert len(message.attachments) == 1
+    assert set(buttons(message)) == {"Regenerate", "Delete"}
