@@ -40,6 +40,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.write",
     "cogs.chat",
+    "cogs.imagine",
     "cogs.moderation",
     "cogs.config",
     "cogs.usage",

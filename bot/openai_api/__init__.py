@@ -38,7 +38,14 @@ from bot.openai_api.errors import (
 )
 from bot.openai_api.files import FileDeleted, FileList, FileObject
 from bot.openai_api.fine_tuning import FineTuningEvent, FineTuningEventList, FineTuningJob, FineTuningJobList
-from bot.openai_api.images import ImageData, ImagesResponse, ImageUsage
+from bot.openai_api.images import (
+    ImageData,
+    ImageFile,
+    ImagesResponse,
+    ImageStream,
+    ImageStreamEvent,
+    ImageUsage,
+)
 from bot.openai_api.models import Model, ModelList
 from bot.openai_api.moderations import ModerationResponse, ModerationResult, image_part, text_part
 
@@ -70,6 +77,9 @@ __all__ = [
     "FineTuningJob",
     "FineTuningJobList",
     "ImageData",
+    "ImageFile",
+    "ImageStream",
+    "ImageStreamEvent",
     "ImageUsage",
     "ImagesResponse",
     "InternalServerError",

@@ -1,4 +1,4 @@
-"""multipart/form-data encoding for uploads (audio transcriptions, files).
+"""multipart/form-data encoding for uploads (audio transcriptions, files, image edits).
 Builds the whole body as bytes once, so a retried request re-sends it without re-encoding."""
 
 from __future__ import annotations
@@ -49,6 +49,19 @@ def encode_multipart(
     fields: Iterable[tuple[str, str]], file_field: str, file: bytes, filename: str, content_type: str
 ) -> MultipartBody:
     """Encode plain text fields followed by one file part."""
+    return encode_multipart_files(fields, [FilePart(file_field, file, filename, content_type)])
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    field: str
+    data: bytes
+    filename: str
+    content_type: str
+
+
+def encode_multipart_files(fields: Iterable[tuple[str, str]], files: Iterable[FilePart]) -> MultipartBody:
+    """Encode plain text fields followed by file parts (an image edit sends the image and its mask)."""
     boundary = "----openaiclient" + secrets.token_hex(12)
     sep = f"--{boundary}\r\n".encode()
     parts: list[bytes] = []
@@ -57,15 +70,18 @@ def encode_multipart(
         parts.append(f'Content-Disposition: form-data; name="{_quote(name)}"\r\n\r\n'.encode())
         parts.append(value.encode())
         parts.append(b"\r\n")
-    parts.append(sep)
-    parts.append(
-        (
-            f'Content-Disposition: form-data; name="{_quote(file_field)}"; filename="{_quote(filename)}"\r\n'
-            f"Content-Type: {content_type}\r\n\r\n"
-        ).encode()
-    )
-    parts.append(file)
-    parts.append(f"\r\n--{boundary}--\r\n".encode())
+    for part in files:
+        parts.append(sep)
+        parts.append(
+            (
+                f'Content-Disposition: form-data; name="{_quote(part.field)}"; '
+                f'filename="{_quote(part.filename)}"\r\n'
+                f"Content-Type: {part.content_type}\r\n\r\n"
+            ).encode()
+        )
+        parts.append(part.data)
+        parts.append(b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
     return MultipartBody(b"".join(parts), f"multipart/form-data; boundary={boundary}")
 
 

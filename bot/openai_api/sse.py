@@ -21,16 +21,29 @@ class SSEDecoder:
     trailing CR is held back because the next read may start with the LF that completes it.
     """
 
-    __slots__ = ("_buf", "_data", "_event", "_last_id", "_retry")
+    __slots__ = ("_buf", "_data", "_event", "_last_id", "_long", "_retry")
 
     def __init__(self) -> None:
         self._buf = b""
+        # Reads of a line still without its end: an image event's one data line spans megabytes and
+        # many reads, and joining and re-scanning the whole line at each read would be quadratic.
+        self._long: list[bytes] = []
         self._data: list[str] = []
         self._event = ""
         self._last_id: str | None = None
         self._retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if b"\n" not in chunk and b"\r" not in chunk and not self._buf.endswith(b"\r"):
+            if self._buf:
+                self._long.append(self._buf)
+                self._buf = b""
+            self._long.append(chunk)
+            return []
+        if self._long:
+            self._long.append(self._buf)
+            self._buf = b"".join(self._long)
+            self._long = []
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             # Hold a final CR: it may be the first half of a CRLF split across reads.
@@ -54,6 +67,10 @@ class SSEDecoder:
         """End of stream: a final unterminated line is processed; an event without its blank line is dropped,
         as the standard says."""
         events: list[SSEEvent] = []
+        if self._long:
+            self._long.append(self._buf)
+            self._buf = b"".join(self._long)
+            self._long = []
         rest, self._buf = self._buf, b""
         if rest:
             for line in rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):

@@ -46,6 +46,8 @@ class ModelPrice(BaseModel):
     input_per_1m: Price = Decimal(0)
     output_per_1m: Price = Decimal(0)
     audio_per_minute: Price = Decimal(0)
+    #: Input image tokens (an image edit's source), priced apart from text input by image models.
+    image_input_per_1m: Price = Decimal(0)
     #: quality -> size -> price per image
     images: dict[str, dict[ImageSize, Price]] = Field(default_factory=dict)
     default_image_quality: str | None = None

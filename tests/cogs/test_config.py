@@ -106,7 +106,7 @@ async def test_set_validates_stores_audits_and_answers_in_the_members_language(
         ("write", "max_tokens", "2.5", "⚠️ Not saved: `max_tokens` must be a whole number."),
         ("server", "reply_locale", "fr", "⚠️ Not saved: `reply_locale` must be one of 'en-US' or 'zh-CN'."),
         ("write", "telepathy", "on", "⚠️ There is no setting `telepathy` for this command here."),
-        ("imagine", "enabled", "on", "⚠️ There is no feature `imagine` here."),
+        ("telepathy", "enabled", "on", "⚠️ There is no feature `telepathy` here."),
         ("write", "model", "gpt-nonexistent", "⚠️ Not saved: the AI service does not list `gpt-nonexistent`."),
     ],
 )

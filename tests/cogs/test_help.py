@@ -27,6 +27,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
         "`/chat` — Conversations with the AI model in threads",
         "`/config` — Show and change this server's bot settings",
         "`/help` — Show the bot's commands and this server's features",
+        "`/imagine` — Draw images from a prompt, or edit an image you attach",
         "`/moderate` — See how the moderation model scores a text (only you see it)",
         "`/moderation` — Automatic moderation of this server",
         "`/usage` — AI usage and cost in this server",
@@ -38,6 +39,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     assert features.value.splitlines() == [
         "✅ Text writing — /write completes your prompt, streamed as it is written",
         "✅ Conversations — /chat new opens a thread where the model answers every message",
+        "✅ Image generation — /imagine draws or edits images, shown as they form",
         # Moderation reads every message: off until a server's admins turn it on.
         "⛔ Automatic moderation — Checks channel messages with the moderation model and acts as the"
         " server's admins chose; /moderate shows a text's scores (turned off)",
@@ -63,6 +65,7 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
         "`/对话` — 在子区中与 AI 模型对话",
         "`/设置` — 查看和修改本服务器的机器人设置",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
+        "`/绘图` — 根据提示生成图片，或编辑你附加的图片",
         "`/审核` — 查看审核模型对一段文字的评分（仅你可见）",
         "`/自动审核` — 本服务器的自动审核",
         "`/用量` — 本服务器的 AI 用量和费用",

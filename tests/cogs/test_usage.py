@@ -124,7 +124,7 @@ async def test_manage_server_sees_the_server_by_feature_and_model_top_members_an
     fields = _fields(embed)
     assert fields["Total"] == "3 requests · 4,000 tokens · 2 images · $1,235.83"
     assert fields["By feature"].splitlines() == [
-        "imagine · 1 requests · 0 tokens · 2 images · $0.08",
+        "Image generation · 1 requests · 0 tokens · 2 images · $0.08",
         "Text writing · 2 requests · 4,000 tokens · $1,235.75",
     ]
     assert fields["Top members"].splitlines() == [

@@ -4,7 +4,8 @@ Owns the `FakeOpenAI` object: start/stop (in-loop or threaded), auth, request re
 
 Endpoints (under /v1): completions and chat/completions (plain and SSE; a chat model on
 /completions and a completion model on /chat/completions get OpenAI's errors; reasoning models
-gpt-5*/o* refuse `max_tokens` and a temperature other than 1), images/generations, audio/transcriptions,
+gpt-5*/o* refuse `max_tokens` and a temperature other than 1), images/generations and
+images/edits (plain and SSE; markers in routes_images), audio/transcriptions,
 embeddings, moderations, files (+ /{id}, /{id}/content), fine_tuning/jobs (+ /{id}, /cancel,
 /events), models (+ /{id}). Generated image URLs are served by the fake under /cdn/images/.
 
@@ -56,6 +57,7 @@ from tests.fakes import (
     routes_chat,
     routes_completions,
     routes_files,
+    routes_images,
     routes_media,
     routes_models,
     routes_vectors,
@@ -187,6 +189,7 @@ class FakeOpenAI:
         routes_completions.register(app)
         routes_chat.register(app)
         routes_media.register(app)
+        routes_images.register(app)
         routes_vectors.register(app)
         routes_files.register(app)
         routes_models.register(app)
