@@ -210,15 +210,25 @@ class Transport:
         return await self._request("POST", path, body, headers, None, request_timeout)
 
     async def open_stream(
-        self, path: str, body: bytes, *, request_timeout: float | None = None
+        self,
+        path: str,
+        body: bytes,
+        *,
+        request_timeout: float | None = None,
+        content_type: str | None = None,
     ) -> tuple[aiohttp.ClientResponse, ResponseMeta]:
-        """POST and return the open response once a 2xx status arrives; the caller must close it."""
+        """POST and return the open response once a 2xx status arrives; the caller must close it.
+
+        `content_type` replaces the JSON body type (a multipart upload that streams its answer)."""
         session = self._get_session()
+        headers = self._stream_headers
+        if content_type is not None:
+            headers = {**headers, "Content-Type": content_type}
         url = self._url(path)
         client_timeout = self._timeout_for(request_timeout, stream=True)
         retries = 0
         while True:
-            outcome = await self._stream_attempt(session, url, path, body, client_timeout, retries)
+            outcome = await self._stream_attempt(session, url, path, body, headers, client_timeout, retries)
             if not isinstance(outcome, _Failed):
                 return outcome
             await self._wait_before_retry(outcome, "POST", path, retries, self.max_retries)
@@ -310,13 +320,12 @@ class Transport:
         url: URL,
         path: str,
         body: bytes,
+        headers: Mapping[str, str],
         client_timeout: aiohttp.ClientTimeout,
         retries: int,
     ) -> tuple[aiohttp.ClientResponse, ResponseMeta] | _Failed:
         try:
-            resp = await session.request(
-                "POST", url, data=body, headers=self._stream_headers, timeout=client_timeout
-            )
+            resp = await session.request("POST", url, data=body, headers=headers, timeout=client_timeout)
         except (aiohttp.ClientError, OSError) as exc:
             return _Failed(self._transport_error(exc, "POST", path), None)
         status = resp.status
