@@ -34,7 +34,7 @@ from bot.usage import PricingTable, UsageLedger
 log = logging.getLogger(__name__)
 
 # Every feature cog, loaded in this order; one that fails to load is logged and skipped.
-EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.write")
+EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.write", "cogs.transcribe")
 
 
 class OpenAIBot(commands.Bot):

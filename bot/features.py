@@ -67,6 +67,9 @@ class Feature:
     model_setting: str | None = None
     #: Gateway intents the feature needs (`discord.Intents` flag names, e.g. "message_content").
     intents: frozenset[str] = frozenset()
+    #: Intents requested for a part of the feature only: when Discord refuses one, the feature
+    #: stays available and checks `bot.intents` itself to turn that part off.
+    optional_intents: frozenset[str] = frozenset()
     #: Permissions the bot needs for the feature (`discord.Permissions` flag names).
     permissions: frozenset[str] = frozenset()
     #: Catalog key of the feature's one-line /help description.
@@ -77,7 +80,9 @@ class Feature:
     locales: Path | None = None
 
     def __post_init__(self) -> None:
-        unknown_intents = [i for i in self.intents if i not in discord.Intents.VALID_FLAGS]
+        unknown_intents = [
+            i for i in self.intents | self.optional_intents if i not in discord.Intents.VALID_FLAGS
+        ]
         unknown_perms = [p for p in self.permissions if p not in discord.Permissions.VALID_FLAGS]
         if unknown_intents or unknown_perms:
             raise ValueError(
@@ -90,8 +95,8 @@ class Feature:
 
     @property
     def privileged_intents(self) -> frozenset[str]:
-        """The intents Discord must have enabled in the developer portal for this feature."""
-        return self.intents & PRIVILEGED_INTENTS
+        """The intents Discord must have enabled in the developer portal for all of this feature."""
+        return (self.intents | self.optional_intents) & PRIVILEGED_INTENTS
 
 
 PRIVILEGED_INTENTS: frozenset[str] = frozenset({"members", "presences", "message_content"})
@@ -155,7 +160,7 @@ class FeatureRegistry:
         """What the gateway must deliver: the default non-privileged intents plus each feature's."""
         intents = discord.Intents.default()
         for feature in self:
-            for name in feature.intents:
+            for name in feature.intents | feature.optional_intents:
                 setattr(intents, name, True)
         return intents
 

@@ -22,19 +22,21 @@ def _world(env: Any) -> tuple[Any, Any]:
 
 
 async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, new_bot: Any) -> None:
-    bot: OpenAIBot = simcord_env.bot
+    bot: OpenAIBot = new_bot(extensions=("cogs.help", "cogs.write"))
     # /help and /write read no message content: no privileged intent is requested.
     assert not bot.requested_privileged_intents
     assert bot.features.permissions() == discord.Permissions(
         view_channel=True, send_messages=True, send_messages_in_threads=True, attach_files=True
     )
     assert bot.invite_url() == (
-        f"https://discord.com/oauth2/authorize?client_id={bot.application_id}"
+        f"https://discord.com/oauth2/authorize?client_id={bot.application_id or 0}"
         "&scope=bot+applications.commands&permissions=274877942784"
     )
-    listening = new_bot(extensions=(*EXTENSIONS, LISTENER))
+    listening = new_bot(extensions=("cogs.help", "cogs.write", LISTENER))
     assert listening.requested_privileged_intents == {"message_content"}
     assert listening.features.permissions().read_message_history
+    # Transcription's automatic mode asks for message content; the feature runs without it.
+    assert simcord_env.bot.requested_privileged_intents == {"message_content"}
 
 
 async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_it(
@@ -65,14 +67,17 @@ async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_i
         embed = (await alice.slash(channel, "help")).response.embeds[0]
         assert embed.fields[0].value.splitlines() == [
             "✅ Text writing — /write completes your prompt, streamed as it is written",
+            "✅ Transcription — /transcribe and the Transcribe message menu turn audio into text; "
+            "automatic replies in chosen channels need the Message Content intent",
             "⚠️ Listening (unavailable: Discord did not grant the bot an intent it needs)",
         ]
         result = await alice.slash(channel, "listen")
         assert result.ephemeral
         assert result.response.content.startswith("Listening is unavailable: Discord did not grant the bot")
         assert_errors(env, "FeatureUnavailable")
-        # /write is untouched by the missing intent.
+        # /write is untouched by the missing intent; transcription only loses its automatic mode.
         assert bot.features.is_available("write")
+        assert bot.features.is_available("transcribe")
     finally:
         await env.shutdown()
 

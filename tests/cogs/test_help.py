@@ -25,12 +25,17 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     assert embed.title == "What I can do"
     assert embed.description.splitlines() == [
         "`/help` — Show the bot's commands and this server's features",
+        "`/transcribe` — Turn an audio file into text",
         "`/write` — Write text with the AI model, streamed as it is generated",
     ]
     features = embed.fields[0]
     assert features.name == "Features in this server"
     # Only what is loaded: no feature this bot does not have is listed as enabled.
-    assert features.value == "✅ Text writing — /write completes your prompt, streamed as it is written"
+    assert features.value.splitlines() == [
+        "✅ Text writing — /write completes your prompt, streamed as it is written",
+        "✅ Transcription — /transcribe and the Transcribe message menu turn audio into text; automatic "
+        "replies in chosen channels need the Message Content intent",
+    ]
 
 
 async def test_help_follows_the_servers_language_and_settings_and_no_other_servers(simcord_env: Any) -> None:
@@ -48,9 +53,12 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
     # Commands are named as a zh-CN client shows them.
     assert embed.description.splitlines() == [
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
+        "`/转写` — 把音频文件转成文字",
         "`/写作` — 用 AI 模型写作，生成过程实时显示",
     ]
-    assert embed.fields[0].value == "⛔ 文本写作 — /write 补全你的提示词，边生成边显示（已关闭）"
+    assert (
+        embed.fields[0].value.splitlines()[0] == "⛔ 文本写作 — /write 补全你的提示词，边生成边显示（已关闭）"
+    )
     assert embed.footer.text == "回答由 AI 模型生成，可能有误。"
 
     # The other server changed nothing: English (its member's client) and /write on.
