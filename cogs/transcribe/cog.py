@@ -3,9 +3,9 @@ audio in the channels a server enabled. All share one lane per server and one re
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -62,7 +62,6 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
         self.bot = bot
         self.transcriber = Transcriber(bot, TranscriptRepo(bot.db))
         self.lanes = ServerLanes(concurrency)
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.menu: app_commands.ContextMenu = app_commands.ContextMenu(
             name=locale_str("Transcribe", key="menu.transcribe.label"), callback=self.transcribe_message
         )
@@ -73,10 +72,7 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
-        if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
-            for task in late:
-                task.cancel()
+        await self.lanes.close(SHUTDOWN_GRACE_SECONDS)
 
     # -- checks -------------------------------------------------------------------------------------
 
@@ -210,8 +206,9 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
             locale=ctx.locale,
             fmt=fmt,
         )
-        async with self.lanes.slot(ctx.guild_id):
-            await reply.run(items)
+        # A member's own request runs in their interaction at once (Discord paces those); the
+        # server's lanes are for what arrives unasked, in bursts.
+        await reply.run(items)
 
     # -- automatic mode -------------------------------------------------------------------------------
 
@@ -236,9 +233,10 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
         if not self.bot.discord_limits.may(message.channel, "send"):
             log.info("Not transcribing in channel %s: the bot may not send there", message.channel.id)
             return
-        task = asyncio.create_task(self._automatic(message, audio, settings), name=f"transcribe-{message.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Seen at once: the member knows their audio is queued even when the server is busy.
+        with contextlib.suppress(discord.HTTPException):
+            await message.add_reaction(WORKING_EMOJI)
+        self.lanes.submit(message.guild.id, partial(self._automatic, message, audio, settings))
 
     async def _automatic(
         self, message: discord.Message, audio: list[discord.Attachment], settings: TranscribeSettings
@@ -246,8 +244,6 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
         assert message.guild is not None
         guild_id = message.guild.id
         try:
-            with contextlib.suppress(discord.HTTPException):
-                await message.add_reaction(WORKING_EMOJI)
             guild = await self.bot.guild_settings.get(guild_id)
             locale = guild.reply_locale or match_locale(message.guild.preferred_locale) or "en-US"
             model = settings.model or self.bot.settings.transcription_model
@@ -276,8 +272,7 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
                 owner_id=message.author.id,
                 locale=locale,
             )
-            async with self.lanes.slot(guild_id):
-                await reply.run(items)
+            await reply.run(items)
         except Exception:
             log.exception("Automatic transcription of message %s failed", message.id)
         finally:

@@ -7,6 +7,7 @@ what was stored (transcripts, ledger).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from bot.app import OpenAIBot
 from cogs.transcribe import FEATURE as TRANSCRIBE
 from tests.cogs.conftest import assert_errors
+from tests.cogs.simcord_hooks import without_settling
 from tests.fakes.openai_server import Fault
 
 VOICE_FLAG = 1 << 13
@@ -71,12 +73,21 @@ class World:
         changes.setdefault("auto_channels", (self.channel.id,))
         await self.bot.feature_settings.update(self.guild.id, TRANSCRIBE, **changes)
 
-    async def wait_until(self, condition: Any, limit: float = 30.0) -> None:
+    async def wait_until(self, condition: Any, limit: float = 30.0, *, clock: bool = False) -> None:
+        """Let real time pass until condition() holds; `clock` also moves simcord's clock, which
+        the edit scheduler's pacing (5 sends per window per channel) waits on."""
         deadline = time.perf_counter() + limit
         while not condition():
-            assert time.perf_counter() < deadline, "timed out waiting for the bot"
+            assert time.perf_counter() < deadline, f"timed out waiting for the bot: {self.progress()}"
             await asyncio.sleep(0.02)
-            await self.env.advance_time(1)
+            if clock:
+                # Transcriptions queued in a server's lane are a wait simcord cannot attribute, so
+                # it may report the bot unsettled; the clock has moved all the same.
+                with contextlib.suppress(TimeoutError):
+                    await self.env.advance_time(1)
+
+    def progress(self) -> str:
+        return f"{len(self.api_requests())} API requests, {len(self.replies())} replies"
 
     async def events(self) -> list[Any]:
         return await self.bot.ledger.events(self.guild.id)
@@ -261,3 +272,85 @@ async def test_zh_cn_member_gets_chinese_reply(world: World, user_locale: Any) -
     assert_errors(world.env, "NotAudio")
     await world.alice.slash(world.channel, "transcribe", file=("a.mp3", speech("")))
     assert "没有识别到语音" in world.replies()[-1].content
+
+
+async def test_api_unreachable_is_told_clearly(world: World) -> None:
+    world.fake.add_fault(Fault(path="/v1/audio/transcriptions", drop_after_chunks=0, times=None))
+    await world.alice.slash(world.channel, "transcribe", file=("a.mp3", speech("hello")))
+    (reply,) = world.replies()
+    assert "⚠️" in reply.content and "reach" in reply.content.lower()
+
+
+async def test_streaming_model_shows_the_transcript_as_it_is_heard(world: World) -> None:
+    await world.bot.feature_settings.update(world.guild.id, TRANSCRIBE, model="gpt-4o-mini-transcribe")
+    world.fake.stream_delay = 0.02
+    words = " ".join(f"word{i}" for i in range(60))
+    await world.alice.slash(world.channel, "transcribe", file=("long.ogg", speech(words)))
+    edits = [
+        r.json["content"]
+        for r in world.env.http_requests
+        if r.method == "PATCH" and r.path.endswith("/messages/@original")
+    ]
+    # Under simcord the scheduler's clock stands still while the bot works, so the paced edits
+    # collapse: this asserts early text, not the rhythm (the scheduler's own tests measure that).
+    assert len(edits) >= 2, "the transcript should grow in the reply while it is heard"
+    assert "> word0" in edits[0] and "word59" not in edits[0]
+    (reply,) = world.replies()
+    assert f"> {words}" in reply.content
+    (request,) = world.api_requests()
+    assert request.form["stream"] == "true" and "response_format" not in request.form
+    # Tokens reported by the stream are what is charged.
+    (event,) = await world.events()
+    assert event.input_tokens > 0 and event.output_tokens > 0 and not event.estimated
+    assert event.cost_usd == world.bot.pricing.cost(
+        "gpt-4o-mini-transcribe", input_tokens=event.input_tokens, output_tokens=event.output_tokens
+    )
+    # The stream reports tokens, not seconds: the seconds are estimated from the file's size.
+    assert event.audio_seconds == round(len(speech(words)) / 16_000, 2)
+
+
+async def test_delete_button_for_the_sender_or_a_moderator_only(world: World) -> None:
+    moderators = world.guild.create_role("mods", permissions=discord.Permissions(manage_messages=True))
+    carol = world.guild.add_member(world.env.create_user("carol"), roles=[moderators])
+    await world.enable_automatic()
+    await world.voice_message(world.alice, "first")
+    await world.voice_message(world.alice, "second")
+    await world.wait_until(lambda: len(world.replies()) == 2)
+    first, second = world.replies()
+    refused = await world.bob.click(first, label="Delete")
+    assert refused.ephemeral and "Only the member who sent the audio" in refused.response.content
+    assert len(world.replies()) == 2
+    await world.alice.click(first, label="Delete")
+    assert [m.id for m in world.replies()] == [second.id]
+    await carol.click(second, label="Delete")
+    assert world.replies() == []
+
+
+async def test_burst_of_fifty_is_answered_with_bounded_concurrency(world: World) -> None:
+    await world.enable_automatic()
+    cog = world.bot.get_cog("Transcribe")
+    running = 0
+    peak = 0
+    original = world.bot.api.audio.transcribe
+
+    async def counting(**kwargs: Any) -> Any:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            return await original(**kwargs)
+        finally:
+            running -= 1
+
+    world.bot.api.audio.transcribe = counting  # type: ignore[method-assign]
+    world.fake.add_fault(Fault(path="/v1/audio/transcriptions", delay=0.1, times=None))
+    async with without_settling(world.env):
+        for i in range(50):
+            await world.voice_message(world.alice, f"message number {i}")
+    await world.wait_until(lambda: len(world.replies()) == 50, limit=90, clock=True)
+    texts = sorted(int(m.content.split("message number ")[1].split()[0]) for m in world.replies())
+    assert texts == list(range(50))
+    assert len(world.api_requests()) == 50
+    assert cog is not None and peak <= cog.lanes.limit == 2
+    assert peak == 2  # the lane was used, not a single file
+    assert len(await world.events()) == 50
