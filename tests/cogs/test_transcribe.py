@@ -354,3 +354,27 @@ async def test_burst_of_fifty_is_answered_with_bounded_concurrency(world: World)
     assert cog is not None and peak <= cog.lanes.limit == 2
     assert peak == 2  # the lane was used, not a single file
     assert len(await world.events()) == 50
+
+
+async def test_without_message_content_only_automatic_mode_is_off(
+    new_bot: Any, fake_openai_threaded: Any
+) -> None:
+    from simcord import Env
+
+    bot: OpenAIBot = new_bot(refused_intents=frozenset({"message_content"}))
+    env = Env(bot, approved_intents=discord.Intents.default())
+    await env.start()
+    try:
+        world = World(env, fake_openai_threaded)
+        assert not bot.intents.message_content and bot.features.is_available("transcribe")
+        await world.enable_automatic()
+        await world.voice_message(world.alice, "nobody reads this")
+        await world.alice.slash(world.channel, "transcribe", file=("a.mp3", speech("still works")))
+        (reply,) = world.replies()
+        assert "> still works" in reply.content
+        assert len(world.api_requests()) == 1
+        message = await world.alice.send(world.channel, "x", attachments=[("n.ogg", speech("menu too"))])
+        await world.bob.context_menu(world.channel, "Transcribe", message)
+        assert "> menu too" in world.replies()[-1].content
+    finally:
+        await env.shutdown()
