@@ -104,10 +104,17 @@ class Transcriber:
             stream = await self.bot.api.audio.stream_transcription(
                 file=data, filename=name, model=job.model, language=job.language, prompt=job.prompt
             )
-            async with stream:
-                async for event in stream:
-                    if on_text is not None and event.type == "transcript.text.delta":
-                        on_text(stream.text)
+            try:
+                async with stream:
+                    async for event in stream:
+                        if on_text is not None and event.type == "transcript.text.delta":
+                            on_text(stream.text)
+            except OpenAIError:
+                # The audio was sent and partly transcribed: what it used is recorded, estimated.
+                partial = StoredTranscript(model=job.model, text=stream.text)
+                seconds, _ = self._seconds(job, partial, None, len(data))
+                await self._record(job, None, stream.meta.request_id, seconds, True)
+                raise
             transcript = StoredTranscript(model=job.model, text=stream.text.strip(), language=job.language)
             usage, request_id = stream.usage, stream.meta.request_id
         else:

@@ -378,3 +378,15 @@ async def test_without_message_content_only_automatic_mode_is_off(
         assert "> menu too" in world.replies()[-1].content
     finally:
         await env.shutdown()
+
+
+async def test_a_stream_cut_midway_is_told_and_its_usage_estimated(world: World) -> None:
+    await world.bot.feature_settings.update(world.guild.id, TRANSCRIBE, model="gpt-4o-transcribe")
+    world.fake.add_fault(Fault(path="/v1/audio/transcriptions", drop_after_chunks=3))
+    await world.alice.slash(
+        world.channel, "transcribe", file=("a.ogg", speech("one two three four five six"))
+    )
+    (reply,) = world.replies()
+    assert "⚠️" in reply.content and "reach" in reply.content.lower()
+    (event,) = await world.events()
+    assert event.estimated and event.request_id == world.api_requests()[0].request_id
