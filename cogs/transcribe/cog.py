@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.errors import UserFacingError
 from bot.i18n import match_locale
@@ -34,6 +35,8 @@ CONCURRENCY_PER_SERVER = 2
 # Shown on the member's message while its audio waits for and goes through transcription.
 WORKING_EMOJI = "🎧"
 SHUTDOWN_GRACE_SECONDS = 5.0
+# How often transcripts past their server's retention are purged.
+PURGE_INTERVAL_HOURS = 6.0
 
 
 class ModelNotAllowed(UserFacingError):
@@ -60,7 +63,8 @@ def _refusal_error(refusal: Refusal) -> UserFacingError:
 class TranscribeCog(commands.Cog, name="Transcribe"):
     def __init__(self, bot: OpenAIBot, *, concurrency: int = CONCURRENCY_PER_SERVER) -> None:
         self.bot = bot
-        self.transcriber = Transcriber(bot, TranscriptRepo(bot.db))
+        self.transcripts = TranscriptRepo(bot.db)
+        self.transcriber = Transcriber(bot, self.transcripts)
         self.lanes = ServerLanes(concurrency)
         self.menu: app_commands.ContextMenu = app_commands.ContextMenu(
             name=locale_str("Transcribe", key="menu.transcribe.label"), callback=self.transcribe_message
@@ -69,10 +73,33 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
+        self._purge_old_transcripts.start()
 
     async def cog_unload(self) -> None:
+        self._purge_old_transcripts.cancel()
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
         await self.lanes.close(SHUTDOWN_GRACE_SECONDS)
+
+    @tasks.loop(hours=PURGE_INTERVAL_HOURS)
+    async def _purge_old_transcripts(self) -> None:
+        await self.purge_old_transcripts(datetime.now(UTC))
+
+    async def purge_old_transcripts(self, now: datetime) -> int:
+        """Delete transcripts past each server's retention (`keep_transcripts_days`)."""
+        try:
+            customised = await self.bot.feature_settings.customised(FEATURE)
+            days = {
+                guild_id: s.keep_transcripts_days
+                for guild_id, s in customised.items()
+                if isinstance(s, TranscribeSettings)
+            }
+            deleted = await self.transcripts.purge(now, TranscribeSettings().keep_transcripts_days, days)
+        except Exception:
+            log.exception("Could not purge old transcripts; trying again later")
+            return 0
+        if deleted:
+            log.info("Purged %d transcripts past their retention", deleted)
+        return deleted
 
     # -- checks -------------------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ class TranscribeSettings(FeatureSettings):
     max_file_mb: int = Field(default=API_MAX_MB, ge=1, le=API_MAX_MB)
     #: Longest audio transcribed, in seconds (known before download for voice messages).
     max_duration_seconds: int = Field(default=600, ge=5, le=4 * 3600)
+    #: Days a transcript is kept to answer repeat requests without a second API call.
+    keep_transcripts_days: int = Field(default=30, ge=1, le=365)
 
     @field_validator("auto_channels", mode="before")
     @classmethod

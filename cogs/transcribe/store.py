@@ -4,7 +4,8 @@ Every query is keyed by guild id, so one server never reads another's transcript
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -71,3 +72,24 @@ class TranscriptRepo:
                     int(datetime.now(UTC).timestamp()),
                 ),
             )
+
+    async def purge(self, now: datetime, default_days: int, days_by_guild: Mapping[int, int]) -> int:
+        """Delete transcripts older than each server's retention; `days_by_guild` lists the servers
+        whose admins chose another retention than the default. Returns how many were deleted."""
+        deleted = 0
+        async with self._db.transaction() as conn:
+            for guild_id, days in days_by_guild.items():
+                cutoff = int((now - timedelta(days=days)).timestamp())
+                cursor = await conn.execute(
+                    "DELETE FROM transcripts WHERE guild_id = ? AND created_at < ?", (guild_id, cutoff)
+                )
+                deleted += cursor.rowcount
+            others = tuple(days_by_guild)
+            cutoff = int((now - timedelta(days=default_days)).timestamp())
+            cursor = await conn.execute(
+                "DELETE FROM transcripts WHERE created_at < ?"
+                f" AND guild_id NOT IN ({', '.join('?' * len(others))})",
+                (cutoff, *others),
+            )
+            deleted += cursor.rowcount
+        return deleted

@@ -390,3 +390,16 @@ async def test_a_stream_cut_midway_is_told_and_its_usage_estimated(world: World)
     assert "⚠️" in reply.content and "reach" in reply.content.lower()
     (event,) = await world.events()
     assert event.estimated and event.request_id == world.api_requests()[0].request_id
+
+
+async def test_transcripts_are_purged_after_the_servers_retention(world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    await world.alice.slash(world.channel, "transcribe", file=("a.mp3", speech("kept for a while")))
+    cog: Any = world.bot.get_cog("Transcribe")
+    now = datetime.now(UTC)
+    assert await cog.purge_old_transcripts(now + timedelta(days=29)) == 0
+    await world.bot.feature_settings.update(world.guild.id, TRANSCRIBE, keep_transcripts_days=7)
+    assert await cog.purge_old_transcripts(now + timedelta(days=6)) == 0
+    assert await cog.purge_old_transcripts(now + timedelta(days=8)) == 1
+    assert await world.bot.db.fetchall("SELECT * FROM transcripts") == []
