@@ -403,3 +403,26 @@ async def test_transcripts_are_purged_after_the_servers_retention(world: World) 
     assert await cog.purge_old_transcripts(now + timedelta(days=6)) == 0
     assert await cog.purge_old_transcripts(now + timedelta(days=8)) == 1
     assert await world.bot.db.fetchall("SELECT * FROM transcripts") == []
+
+
+async def test_delete_button_works_after_a_restart(world: World, new_bot: Any) -> None:
+    await world.alice.slash(world.channel, "transcribe", file=("a.mp3", speech("persisted")))
+    (reply,) = world.replies()
+    await world.env.restart_bot(new_bot())
+    await world.alice.click(reply, label="Delete")
+    assert world.replies() == []
+
+
+async def test_menu_name_is_localized_and_replies_ping_nobody(world: World) -> None:
+    puts = [r for r in world.env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+    menu = next(c for c in puts[-1].json if c["type"] == 3)
+    assert menu["name"] == "Transcribe" and menu["name_localizations"]["zh-CN"] == "转写"
+    slash = next(c for c in puts[-1].json if c["name"] == "transcribe")
+    assert slash["name_localizations"]["zh-CN"] == "转写"
+    await world.enable_automatic()
+    await world.voice_message(world.alice, "@everyone look <@&123>")
+    await world.wait_until(lambda: len(world.replies()) == 1)
+    (reply,) = world.replies()
+    assert "> @everyone look <@&123>" in reply.content and not reply.mention_everyone
+    sent = [r for r in world.env.http_requests if r.method == "POST" and r.path.endswith("/messages")]
+    assert sent and all(r.json["allowed_mentions"]["parse"] == [] for r in sent)
