@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands, tasks
 
+from bot.discord_io.rest_budget import Priority, rest_priority
 from bot.errors import UserFacingError
 from bot.i18n import match_locale
 from cogs.transcribe.answer import TranscriptionReply
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 #: Transcriptions running at once in one server; the rest wait their turn in arrival order.
 CONCURRENCY_PER_SERVER = 2
-# Shown on the member's message while its audio waits for and goes through transcription.
+# Put on the member's message when its audio is taken in: heard, and answered in turn.
 WORKING_EMOJI = "🎧"
 SHUTDOWN_GRACE_SECONDS = 5.0
 # How often transcripts past their server's retention are purged.
@@ -260,10 +261,12 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
         if not self.bot.discord_limits.may(message.channel, "send"):
             log.info("Not transcribing in channel %s: the bot may not send there", message.channel.id)
             return
-        # Seen at once: the member knows their audio is queued even when the server is busy.
-        with contextlib.suppress(discord.HTTPException):
-            await message.add_reaction(WORKING_EMOJI)
         self.lanes.submit(message.guild.id, partial(self._automatic, message, audio, settings))
+        # Seen at once when Discord's budget allows: the member knows their audio was heard. Left
+        # in place (removing it would be another request), and behind replies in the REST budget:
+        # in a burst, answers matter more than markers.
+        with contextlib.suppress(discord.HTTPException), rest_priority(Priority.COSMETIC):
+            await message.add_reaction(WORKING_EMOJI)
 
     async def _automatic(
         self, message: discord.Message, audio: list[discord.Attachment], settings: TranscribeSettings
@@ -302,6 +305,3 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
             await reply.run(items)
         except Exception:
             log.exception("Automatic transcription of message %s failed", message.id)
-        finally:
-            with contextlib.suppress(discord.HTTPException):
-                await message.remove_reaction(WORKING_EMOJI, message.guild.me)
