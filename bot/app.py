@@ -41,6 +41,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.write",
     "cogs.chat",
     "cogs.imagine",
+    "cogs.transcribe",
     "cogs.moderation",
     "cogs.config",
     "cogs.usage",

@@ -67,8 +67,8 @@ class Feature:
     model_setting: str | None = None
     #: Gateway intents the feature needs (`discord.Intents` flag names, e.g. "message_content").
     intents: frozenset[str] = frozenset()
-    #: Intents the feature uses when Discord grants them and degrades without (it stays available
-    #: when they are refused; it reads `bot.intents` to know which way it runs).
+    #: Intents the feature uses when Discord grants them and degrades without: when one is refused
+    #: the feature stays available and checks `bot.intents` itself to turn that part off.
     optional_intents: frozenset[str] = frozenset()
     #: Permissions the bot needs for the feature (`discord.Permissions` flag names).
     permissions: frozenset[str] = frozenset()
@@ -95,7 +95,7 @@ class Feature:
 
     @property
     def privileged_intents(self) -> frozenset[str]:
-        """The intents Discord must have enabled in the developer portal for this feature."""
+        """The intents without which the feature is off (optional ones only reduce it)."""
         return self.intents & PRIVILEGED_INTENTS
 
 

@@ -4,7 +4,13 @@ Public names are re-exported here; cogs import from `bot.openai_api` only."""
 from __future__ import annotations
 
 from bot.openai_api._base import APIModel, RateLimits, ResponseMeta, Usage, parse_duration
-from bot.openai_api.audio import TextTranscription, Transcription, TranscriptionUsage
+from bot.openai_api.audio import (
+    TextTranscription,
+    Transcription,
+    TranscriptionEvent,
+    TranscriptionStream,
+    TranscriptionUsage,
+)
 from bot.openai_api.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -97,6 +103,8 @@ __all__ = [
     "ResponseMeta",
     "TextTranscription",
     "Transcription",
+    "TranscriptionEvent",
+    "TranscriptionStream",
     "TranscriptionUsage",
     "UnprocessableEntityError",
     "Usage",

@@ -219,7 +219,7 @@ class Transport:
     ) -> tuple[aiohttp.ClientResponse, ResponseMeta]:
         """POST and return the open response once a 2xx status arrives; the caller must close it.
 
-        `content_type` replaces JSON for bodies of another kind (a streamed image edit is multipart)."""
+        `content_type` replaces the JSON body type (a multipart upload that streams its answer)."""
         session = self._get_session()
         headers = self._stream_headers
         if content_type is not None:

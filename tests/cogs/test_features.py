@@ -32,7 +32,7 @@ async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, ne
     # Moderation needs message content; /chat uses it when granted and can run without.
     assert bot.requested_privileged_intents == {"message_content"}
     assert [f.name for f in bot.features if f.intents] == ["moderation"]
-    assert [f.name for f in bot.features if f.optional_intents] == ["chat"]
+    assert [f.name for f in bot.features if f.optional_intents] == ["chat", "transcribe"]
     # Reading and replying (in threads too), plus what each loaded feature declares: nothing else.
     expected = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True)
     for feature in bot.features:
@@ -46,6 +46,8 @@ async def test_the_bot_asks_only_for_what_its_features_need(simcord_env: Any, ne
     listening = new_bot(extensions=("cogs.help", "cogs.write", LISTENER))
     assert listening.requested_privileged_intents == {"message_content"}
     assert listening.features.permissions().read_message_history
+    # Transcription's automatic mode asks for message content; the feature runs without it.
+    assert simcord_env.bot.requested_privileged_intents == {"message_content"}
 
 
 async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_it(
@@ -84,8 +86,9 @@ async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_i
         assert result.ephemeral
         assert result.response.content.startswith("Listening is unavailable: Discord did not grant the bot")
         assert_errors(env, "FeatureUnavailable")
-        # /write is untouched by the missing intent.
+        # /write is untouched by the missing intent; transcription only loses its automatic mode.
         assert bot.features.is_available("write")
+        assert bot.features.is_available("transcribe")
     finally:
         await env.shutdown()
 

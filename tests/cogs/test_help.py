@@ -30,6 +30,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
         "`/imagine` — Draw images from a prompt, or edit an image you attach",
         "`/moderate` — See how the moderation model scores a text (only you see it)",
         "`/moderation` — Automatic moderation of this server",
+        "`/transcribe` — Turn an audio file into text",
         "`/usage` — AI usage and cost in this server",
         "`/write` — Write text with the AI model, streamed as it is generated",
     ]
@@ -40,6 +41,8 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
         "✅ Text writing — /write completes your prompt, streamed as it is written",
         "✅ Conversations — /chat new opens a thread where the model answers every message",
         "✅ Image generation — /imagine draws or edits images, shown as they form",
+        "✅ Transcription — /transcribe and the Transcribe message menu turn audio into text; automatic "
+        "replies in chosen channels need the Message Content intent",
         # Moderation reads every message: off until a server's admins turn it on.
         "⛔ Automatic moderation — Checks channel messages with the moderation model and acts as the"
         " server's admins chose; /moderate shows a text's scores (turned off)",
@@ -68,6 +71,7 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
         "`/绘图` — 根据提示生成图片，或编辑你附加的图片",
         "`/审核` — 查看审核模型对一段文字的评分（仅你可见）",
         "`/自动审核` — 本服务器的自动审核",
+        "`/转写` — 把音频文件转成文字",
         "`/用量` — 本服务器的 AI 用量和费用",
         "`/写作` — 用 AI 模型写作，生成过程实时显示",
     ]

@@ -409,6 +409,8 @@ class DiscordStub:
                 return _json(
                     [
                         {
+                            # Discord answers every command with a description; "" for menus.
+                            "description": "",
                             **c,
                             "id": str(self.snowflake()),
                             "application_id": str(APPLICATION_ID),

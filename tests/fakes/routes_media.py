@@ -5,12 +5,15 @@ Owns /v1/audio/transcriptions.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes import transcripts
-from tests.fakes.common import lookup_model, record_of
+from tests.fakes.common import fake_of, fault_of, lookup_model, record_of
 from tests.fakes.errors import ApiError, invalid
 from tests.fakes.textgen import transcript_text
 from tests.fakes.validate import (
@@ -64,7 +67,7 @@ def register(app: web.Application) -> None:
 # audio ------------------------------------------------------------------------------------------------
 
 
-async def transcribe(request: web.Request) -> web.Response:
+async def transcribe(request: web.Request) -> web.StreamResponse:
     rec = record_of(request)
     if request.content_type != "multipart/form-data":
         raise invalid("Invalid Content-Type header (expected multipart/form-data).", None, None)
@@ -118,6 +121,12 @@ async def transcribe(request: web.Request) -> web.Response:
 
     text = transcript_text(audio.data)
     duration = transcripts.duration_for(audio.data, text)
+    if rec.form.get("stream") == "true":
+        if model == "whisper-1":
+            raise invalid(
+                "Streaming is not supported for the whisper-1 model.", "stream", "unsupported_value"
+            )
+        return await _stream_transcript(request, text, transcripts.usage(model, text, duration))
     if response_format == "text":
         return web.Response(text=text + "\n", content_type="text/plain")
     if response_format == "srt":
@@ -144,3 +153,28 @@ async def transcribe(request: web.Request) -> web.Response:
     if "word" in granularities:
         out["words"] = transcripts.words(text, duration)
     return web.json_response(out)
+
+
+async def _stream_transcript(request: web.Request, text: str, usage: dict[str, Any]) -> web.StreamResponse:
+    """`transcript.text.delta` per word, `stream_delay` apart, then `transcript.text.done` with the
+    text and usage; the API ends the body there, without a [DONE] line."""
+    fake = fake_of(request)
+    fault = fault_of(request)
+    response = web.StreamResponse(
+        status=200, headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    pieces = re.findall(r"\S+\s*", text)
+    for index, piece in enumerate(pieces):
+        if fault is not None and fault.drop_after_chunks is not None and index >= fault.drop_after_chunks:
+            if request.transport is not None:
+                request.transport.abort()
+            return response
+        if index and fake.stream_delay:
+            await asyncio.sleep(fake.stream_delay)
+        event = {"type": "transcript.text.delta", "delta": piece, "logprobs": []}
+        await response.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+    done = {"type": "transcript.text.done", "text": text, "logprobs": [], "usage": usage}
+    await response.write(b"data: " + json.dumps(done).encode() + b"\n\n")
+    await response.write_eof()
+    return response

@@ -1,0 +1,93 @@
+"""Where a transcription's messages go: the deferred interaction response and its followups, or a
+reply to the member's message in the channel. Both ping nobody."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+
+from bot.discord_io.mentions import NO_PINGS
+
+
+class InteractionSink:
+    """First message fills the "thinking…" placeholder; more messages are followups."""
+
+    def __init__(self, interaction: discord.Interaction[Any]) -> None:
+        self._interaction = interaction
+        self._used_original = False
+
+    async def send_new(
+        self, content: str, *, view: discord.ui.View | None = None, files: Sequence[discord.File] = ()
+    ) -> discord.Message:
+        if not self._used_original:
+            self._used_original = True
+            return await self._interaction.edit_original_response(
+                content=content, view=view, attachments=list(files), allowed_mentions=NO_PINGS
+            )
+        return await self._interaction.followup.send(
+            content,
+            view=view or discord.utils.MISSING,
+            files=list(files),
+            wait=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    async def edit(
+        self,
+        ref: discord.Message,
+        content: str,
+        *,
+        view: discord.ui.View | None = None,
+        attachments: Sequence[discord.File] | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
+        if view is not None:
+            kwargs["view"] = view
+        if attachments is not None:
+            kwargs["attachments"] = list(attachments)
+        await ref.edit(**kwargs)
+
+    async def delete(self, ref: discord.Message) -> None:
+        with contextlib.suppress(discord.NotFound):
+            await ref.delete()
+
+
+class ReplySink:
+    """First message replies to the member's audio (without pinging them); more go to the channel."""
+
+    def __init__(self, message: discord.Message) -> None:
+        self._message = message
+        self._replied = False
+
+    async def send_new(
+        self, content: str, *, view: discord.ui.View | None = None, files: Sequence[discord.File] = ()
+    ) -> discord.Message:
+        kwargs: dict[str, Any] = {"view": view or discord.utils.MISSING, "files": list(files)}
+        if not self._replied:
+            self._replied = True
+            return await self._message.reply(
+                content, mention_author=False, allowed_mentions=NO_PINGS, **kwargs
+            )
+        return await self._message.channel.send(content, allowed_mentions=NO_PINGS, **kwargs)
+
+    async def edit(
+        self,
+        ref: discord.Message,
+        content: str,
+        *,
+        view: discord.ui.View | None = None,
+        attachments: Sequence[discord.File] | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
+        if view is not None:
+            kwargs["view"] = view
+        if attachments is not None:
+            kwargs["attachments"] = list(attachments)
+        await ref.edit(**kwargs)
+
+    async def delete(self, ref: discord.Message) -> None:
+        with contextlib.suppress(discord.NotFound):
+            await ref.delete()
