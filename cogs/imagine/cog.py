@@ -21,6 +21,8 @@ from bot.error_handler import handle_app_command_error
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
 from bot.openai_api import ImageFile
+from bot.usage.budgets import BudgetExceeded, Reservation
+from bot.usage.refusal import budget_refusal_text
 from cogs.imagine.downloads import DOWNLOAD_CAP
 from cogs.imagine.feature import FEATURE, MAX_N, MAX_PROMPT_CHARS, ImagineSettings
 from cogs.imagine.fitting import image_dimensions
@@ -299,6 +301,61 @@ class ImagineCog(commands.Cog, name="Imagine"):
     # -- running --------------------------------------------------------------------------------
 
     async def _run(
+        self,
+        ctx: InteractionContext,
+        settings: ImagineSettings,
+        model: str,
+        prompt: str,
+        n: int,
+        size: str,
+        quality: str,
+        source: Source | None,
+        source_attachment: discord.Attachment | None,
+    ) -> None:
+        reservation = await self._reserve(ctx, model, n, size, quality)
+        if reservation is None:
+            return
+        try:
+            await self._run_reserved(
+                ctx, settings, model, prompt, n, size, quality, source, source_attachment
+            )
+        finally:
+            try:
+                await self.bot.budgets.release(reservation)
+            except Exception:
+                log.exception("Could not release budget reservation %s (it expires)", reservation.id)
+
+    async def _reserve(
+        self, ctx: InteractionContext, model: str, n: int, size: str, quality: str
+    ) -> Reservation | None:
+        """Hold the request's worst case (n images at this size and quality); None when refused."""
+        assert ctx.guild_id is not None and ctx.guild is not None
+        user = ctx.interaction.user
+        worst = self.bot.pricing.cost(
+            model,
+            images=n,
+            # "auto" lets the model choose: the pricing table then charges its dearest image.
+            image_size=None if size == "auto" else size,
+            image_quality=None if quality == "auto" else quality,
+        )
+        try:
+            return await self.bot.budgets.reserve(
+                guild_id=ctx.guild_id,
+                user_id=user.id,
+                feature=FEATURE.name,
+                amount=worst,
+                settings=ctx.guild,
+                role_ids=[role.id for role in getattr(user, "roles", ())],
+            )
+        except BudgetExceeded as refusal:
+            text = budget_refusal_text(refusal, ctx.locale)
+            if ctx.interaction.type is discord.InteractionType.component:
+                await reply_privately(ctx.interaction, text)  # the button's message keeps its images
+            else:
+                await self._say(ctx.interaction, text)
+            return None
+
+    async def _run_reserved(
         self,
         ctx: InteractionContext,
         settings: ImagineSettings,
