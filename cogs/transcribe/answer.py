@@ -16,6 +16,8 @@ from bot.error_handler import known_error_text
 from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.openai_api import BadRequestError, OpenAIError
+from bot.usage.budgets import BudgetExceeded
+from bot.usage.refusal import budget_refusal_text
 from cogs.transcribe import render
 from cogs.transcribe.audio_files import Refusal
 from cogs.transcribe.transcriber import Format, Job, Outcome, Transcriber
@@ -35,6 +37,8 @@ class Section:
     text: str | None = None
     note: str | None = None
     outcome: Outcome | None = None
+    #: Set when a budget refused this attachment (automatic mode then pauses until it resets).
+    budget_refusal: BudgetExceeded | None = None
 
 
 def format_usd(cost: Decimal) -> str:
@@ -128,6 +132,8 @@ class TranscriptionReply:
 
         try:
             outcome = await self.transcriber.run(job, on_text=show)
+        except BudgetExceeded as refusal:
+            return Section(name, note=budget_refusal_text(refusal, self.locale), budget_refusal=refusal)
         except (OpenAIError, UserFacingError) as exc:
             log.info("Transcription of attachment %s failed: %s", job.attachment.id, type(exc).__name__)
             return Section(name, note=error_text(exc, self.locale))

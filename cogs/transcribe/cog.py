@@ -17,7 +17,7 @@ from discord.ext import commands, tasks
 from bot.discord_io.rest_budget import Priority, rest_priority
 from bot.errors import UserFacingError
 from bot.i18n import match_locale
-from cogs.transcribe.answer import TranscriptionReply
+from cogs.transcribe.answer import Section, TranscriptionReply
 from cogs.transcribe.audio_files import Refusal, audio_attachments, is_audio, refusal_before_download
 from cogs.transcribe.feature import FEATURE, TranscribeSettings
 from cogs.transcribe.lanes import ServerLanes
@@ -67,6 +67,9 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
         self.transcripts = TranscriptRepo(bot.db)
         self.transcriber = Transcriber(bot, self.transcripts)
         self.lanes = ServerLanes(concurrency)
+        # Automatic mode stops after a budget refused it, until that budget resets: the refusal is
+        # said once, not on every voice message. Keyed by server (monthly) or (server, member).
+        self._paused_until: dict[tuple[int, int | None], datetime] = {}
         self.menu: app_commands.ContextMenu = app_commands.ContextMenu(
             name=locale_str("Transcribe", key="menu.transcribe.label"), callback=self.transcribe_message
         )
@@ -251,7 +254,7 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
         if not self.automatic_possible() or not self.bot.features.is_available(FEATURE.name):
             return
         audio = audio_attachments(message)
-        if not audio:
+        if not audio or self._paused(message.guild.id, message.author.id):
             return
         settings = await self.bot.feature_settings.get(message.guild.id, FEATURE)
         assert isinstance(settings, TranscribeSettings)
@@ -302,6 +305,25 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
                 owner_id=message.author.id,
                 locale=locale,
             )
-            await reply.run(items)
+            sections = await reply.run(items)
+            self._pause_for_refusals(guild_id, message.author.id, sections)
         except Exception:
             log.exception("Automatic transcription of message %s failed", message.id)
+
+    def _paused(self, guild_id: int, user_id: int) -> bool:
+        now = datetime.now(UTC)
+        return any(
+            key in self._paused_until and now < self._paused_until[key]
+            for key in ((guild_id, None), (guild_id, user_id))
+        )
+
+    def _pause_for_refusals(self, guild_id: int, user_id: int, sections: list[Section]) -> None:
+        for section in sections:
+            refusal = section.budget_refusal
+            if refusal is None or section.outcome is not None:
+                continue
+            owner = None if refusal.scope == "server_month" else user_id
+            self._paused_until[(guild_id, owner)] = refusal.resets_at
+            log.info(
+                "Automatic transcription paused in guild %s until %s (budget)", guild_id, refusal.resets_at
+            )

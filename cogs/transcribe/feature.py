@@ -19,7 +19,7 @@ class TranscribeSettings(FeatureSettings):
     #: Automatic transcription of every voice message and audio file in every channel.
     auto_all_channels: bool = False
     #: Channels (or thread parents) where audio is transcribed automatically; empty: none.
-    auto_channels: tuple[int, ...] = ()
+    auto_channel_ids: tuple[int, ...] = ()
     #: Largest file transcribed, in MB (the API's cap is 25).
     max_file_mb: int = Field(default=API_MAX_MB, ge=1, le=API_MAX_MB)
     #: Longest audio transcribed, in seconds (known before download for voice messages).
@@ -27,7 +27,7 @@ class TranscribeSettings(FeatureSettings):
     #: Days a transcript is kept to answer repeat requests without a second API call.
     keep_transcripts_days: int = Field(default=30, ge=1, le=365)
 
-    @field_validator("auto_channels", mode="before")
+    @field_validator("auto_channel_ids", mode="before")
     @classmethod
     def _sorted_unique(cls, value: object) -> object:
         if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, int) for v in value):
@@ -39,7 +39,7 @@ class TranscribeSettings(FeatureSettings):
             return False
         if self.auto_all_channels:
             return True
-        return channel_id in self.auto_channels or (parent_id is not None and parent_id in self.auto_channels)
+        return channel_id in self.auto_channel_ids or (parent_id is not None and parent_id in self.auto_channel_ids)
 
 
 FEATURE = Feature(

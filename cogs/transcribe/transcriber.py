@@ -14,6 +14,7 @@ import discord
 from bot.errors import UserFacingError
 from bot.openai_api import OpenAIError, Transcription, TranscriptionUsage
 from bot.usage import UsageEvent
+from bot.usage.budgets import Reservation
 from cogs.transcribe.audio_files import ESTIMATE_BYTES_PER_SECOND, known_seconds, upload_name
 from cogs.transcribe.store import Segment, StoredTranscript, TranscriptRepo
 
@@ -84,6 +85,11 @@ def _segments(result: Transcription) -> tuple[Segment, ...] | None:
     )
 
 
+# 32 kbit/s, the lowest bitrate voice recordings commonly use: a file's size read at it gives the
+# longest the audio can be, so a reservation from it is never too small.
+WORST_BYTES_PER_SECOND = 4_000
+
+
 class Transcriber:
     def __init__(self, bot: OpenAIBot, repo: TranscriptRepo) -> None:
         self.bot = bot
@@ -96,6 +102,30 @@ class Transcriber:
             return Outcome(stored, cached=True, seconds=stored.duration)
         if job.format in TIMESTAMPED_FORMATS and json_only(job.model):
             raise FormatNeedsTimestamps(job.format, job.model)
+        reservation = await self._reserve(job)  # raises BudgetExceeded: nothing downloaded or called
+        try:
+            return await self._transcribe(job, on_text)
+        finally:
+            try:
+                await self.bot.budgets.release(reservation)
+            except Exception:
+                log.exception("Could not release budget reservation %s (it expires)", reservation.id)
+
+    async def _reserve(self, job: Job) -> Reservation:
+        """Hold the worst case: the audio's known length, else its size at the lowest usual bitrate."""
+        seconds = known_seconds(job.attachment) or job.attachment.size / WORST_BYTES_PER_SECOND
+        guild = self.bot.get_guild(job.guild_id)
+        member = guild.get_member(job.user_id) if guild is not None else None
+        return await self.bot.budgets.reserve(
+            guild_id=job.guild_id,
+            user_id=job.user_id,
+            feature="transcribe",
+            amount=self.bot.pricing.cost(job.model, audio_seconds=round(seconds, 2)),
+            settings=await self.bot.guild_settings.get(job.guild_id),
+            role_ids=[role.id for role in member.roles] if member is not None else [],
+        )
+
+    async def _transcribe(self, job: Job, on_text: Callable[[str], None] | None) -> Outcome:
         data = await self._download(job)
         name = upload_name(job.attachment)
         usage: TranscriptionUsage | None

@@ -70,7 +70,7 @@ class World:
         return message
 
     async def enable_automatic(self, **changes: Any) -> None:
-        changes.setdefault("auto_channels", (self.channel.id,))
+        changes.setdefault("auto_channel_ids", (self.channel.id,))
         await self.bot.feature_settings.update(self.guild.id, TRANSCRIBE, **changes)
 
     async def wait_until(self, condition: Any, limit: float = 30.0, *, clock: bool = False) -> None:

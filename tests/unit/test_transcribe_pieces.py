@@ -73,8 +73,8 @@ def test_size_and_duration_are_checked_from_metadata() -> None:
 def test_settings_bounds_and_channels() -> None:
     with pytest.raises(ValidationError):
         TranscribeSettings(max_file_mb=26)  # over the API's cap
-    settings = TranscribeSettings(auto_channels=[5, 3, 5])
-    assert settings.auto_channels == (3, 5)
+    settings = TranscribeSettings(auto_channel_ids=[5, 3, 5])
+    assert settings.auto_channel_ids == (3, 5)
     assert settings.automatic_in(3, None) and settings.automatic_in(99, 5)  # a thread of channel 5
     assert not settings.automatic_in(4, None)
     assert not TranscribeSettings(auto_all_channels=True, enabled=False).automatic_in(1, None)
