@@ -148,8 +148,7 @@ def validate_lines(
     """
     report = Report()
     check = _check_legacy if legacy else _check_chat
-    number = 0
-    for number, raw in enumerate(lines, 1):  # noqa: B007 - the last number counts the file's lines
+    for number, raw in enumerate(lines, 1):
         report.bytes += len(raw)
         if report.bytes > max_bytes:
             report.add(Problem(0, "finetune.check.too_big", {"limit_mb": max_bytes // (1024 * 1024)}))
