@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.model_catalog import Endpoint
 from bot.openai_api import OpenAIError
 from bot.openai_api.fine_tuning import FineTuningJob
 from bot.usage import UsageEvent
 from cogs.finetune.feature import FEATURE
 from cogs.finetune.render import job_line, result_text
 from cogs.finetune.store import FineTuningStore, JobRow, utc_now
+from cogs.finetune.validate import is_legacy_model
 from cogs.finetune.views import use_model_view
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ class Follower:
         self.per_tick = per_tick
         self.first_interval = first_interval
         self.max_interval = max_interval
-        self._clock = clock
+        self.clock = clock
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -75,13 +77,13 @@ class Follower:
 
     async def poll_due(self) -> int:
         """Poll the jobs whose turn has come (at most `per_tick`); returns how many were polled."""
-        due = await self._store.due_jobs(self._clock(), self.per_tick)
+        due = await self._store.due_jobs(self.clock(), self.per_tick)
         for row in due:
             await self.poll(row)
         return len(due)
 
     async def poll(self, row: JobRow) -> None:
-        now = self._clock()
+        now = self.clock()
         try:
             job = await self._bot.api.fine_tuning.retrieve(row.job_id)
         except OpenAIError as exc:
@@ -139,7 +141,10 @@ class Follower:
                     cost_usd=pricing.training_cost(row.model, row.trained_tokens),
                 )
             )
-        if row.status == "succeeded":
+        if row.status == "succeeded" and row.fine_tuned_model:
+            # A tuned model is served where its base model is, whatever its name suggests.
+            endpoint: Endpoint = "completions" if is_legacy_model(row.model) else "chat"
+            self._bot.model_catalog.remember_endpoint(row.fine_tuned_model, endpoint)
             # The tuned model is usable at once: /write and /chat check names against the catalog.
             try:
                 await self._bot.model_catalog.refresh()
