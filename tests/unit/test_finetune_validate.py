@@ -39,8 +39,8 @@ def test_a_valid_file_counts_examples_and_estimates_tokens() -> None:
     report = validate_bytes(jsonl(*good(12)))
     assert report.ok and report.problems == []
     assert report.examples == 12
-    # "You are kind." 13 chars -> 4 tokens, "question N" 10 -> 3, answer 22 -> 6, + 4 per message.
-    assert report.tokens == 12 * (4 + 3 + 6 + 3 * 4)
+    # 13 + 10 + 22 characters at about 4 a token (rounded up), + 4 tokens of framing per message.
+    assert report.tokens == 12 * (12 + 3 * 4)
 
 
 def test_each_problem_names_its_line() -> None:
@@ -73,6 +73,11 @@ def test_each_problem_names_its_line() -> None:
     assert report.problems[6].params == {"token": "<|endoftext|>"}
     assert report.problems[7].params == {"token": "<|fim_suffix|>"}
     assert report.examples == 10
+
+
+def test_a_line_that_is_not_utf8_is_not_json() -> None:
+    (problem,) = validate_bytes(jsonl(*good(10)) + b"\xff\xfe{}\n").problems
+    assert problem == Problem(11, "finetune.check.not_json")
 
 
 def test_blank_lines_are_skipped_but_keep_numbering() -> None:
