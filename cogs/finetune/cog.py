@@ -7,6 +7,8 @@ runs. Files and jobs are looked up by (server, id), so no server reaches another
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +22,7 @@ from discord.ext import commands
 from bot.discord_io.mentions import NO_PINGS
 from bot.openai_api import OpenAIError
 from bot.openai_api.errors import APIStatusError, NotFoundError
+from cogs.finetune.export import Turn, example_line
 from cogs.finetune.feature import FEATURE, MODEL_FEATURES, FineTuningSettings
 from cogs.finetune.follower import Follower
 from cogs.finetune.render import job_line, report_text, status_name
@@ -39,6 +42,8 @@ MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 #: Uploaded files are "processed" within seconds; the bot waits this long, then creates the job anyway.
 PROCESSING_WAIT_SECONDS = 30.0
 SUFFIX_MAX = 64
+#: The longest conversation one export reads (a thread's history or a reply chain).
+EXPORT_MAX_MESSAGES = 50
 
 
 class FineTuningRefused(Exception):
@@ -78,11 +83,19 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
         self.bot = bot
         self.store = FineTuningStore(bot.db)
         self.follower = Follower(bot, self.store)
+        self.export_menu = app_commands.ContextMenu(
+            name=locale_str("Export for fine-tuning", key="cmd.finetune.export_menu"),
+            callback=self.export_conversation,
+        )
+        self.export_menu.guild_only = True
+        self.export_menu.default_permissions = discord.Permissions(manage_guild=True)
 
     async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.export_menu)
         self.follower.start()
 
     async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.export_menu.name, type=self.export_menu.type)
         await self.follower.close()
 
     # -- helpers --------------------------------------------------------------------------------
@@ -583,6 +596,74 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             back,
         )
         await self._tell(interaction, ctx.t("finetune.cancel.confirm", job=row.job_id), view=view)
+
+    # -- Export for fine-tuning -------------------------------------------------------------------
+
+    async def _conversation(self, message: discord.Message) -> list[discord.Message]:
+        """The /chat thread up to `message`, or else the reply chain ending at it, oldest first."""
+        channel = message.channel
+        me = self.bot.user
+        if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
+            earlier = [m async for m in channel.history(limit=EXPORT_MAX_MESSAGES, before=message)]
+            return [*reversed(earlier), message]
+        chain = [message]
+        current = message
+        while len(chain) < EXPORT_MAX_MESSAGES:
+            reference = current.reference
+            if reference is None or reference.message_id is None:
+                break
+            if isinstance(reference.resolved, discord.Message):
+                current = reference.resolved
+            else:
+                try:
+                    current = await channel.fetch_message(reference.message_id)
+                except discord.HTTPException:
+                    break  # deleted or out of reach: the chain starts here
+            chain.append(current)
+        return list(reversed(chain))
+
+    async def export_conversation(
+        self, interaction: discord.Interaction[Any], message: discord.Message
+    ) -> None:
+        ctx, guild_id = await self._admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        me = self.bot.user
+        turns = [
+            Turn(me is not None and m.author.id == me.id, m.content)
+            for m in await self._conversation(message)
+        ]
+        line, report = example_line(turns)
+        if line is None:
+            problems = "; ".join(ctx.t(p.key, **p.params) for p in report.problems)
+            await self._tell(interaction, ctx.t("finetune.export.unusable", problems=problems))
+            return
+        count = await self.store.add_export(guild_id, interaction.user.id, line)
+        messages = len(json.loads(line)["messages"])
+        await self._tell(interaction, ctx.t("finetune.export.added", messages=messages, count=count))
+
+    @finetune.command(
+        name=locale_str("export", key="cmd.finetune.export.name"),
+        description=locale_str(
+            "Download the examples exported from conversations", key="cmd.finetune.export.description"
+        ),
+    )
+    @app_commands.rename(clear=_opt("finetune.export", "clear", "x")[0])
+    @app_commands.describe(clear=_opt("finetune.export", "clear", "Forget them after this download")[1])
+    async def finetune_export(self, interaction: discord.Interaction[Any], clear: bool = False) -> None:
+        ctx, guild_id = await self._admin(interaction)
+        lines = await self.store.exports(guild_id)
+        if not lines:
+            await self._tell(interaction, ctx.t("finetune.export.none"))
+            return
+        data = ("\n".join(lines) + "\n").encode()
+        await interaction.response.send_message(
+            ctx.t("finetune.export.file", count=len(lines)),
+            file=discord.File(io.BytesIO(data), "examples.jsonl"),
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+        if clear:
+            await self.store.clear_exports(guild_id)
 
     # -- Use in /write ----------------------------------------------------------------------------
 

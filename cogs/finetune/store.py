@@ -232,6 +232,29 @@ class FineTuningStore:
                 "UPDATE finetune_jobs SET notified = 1 WHERE guild_id = ? AND job_id = ?", (guild_id, job_id)
             )
 
+    # exports -----------------------------------------------------------------------------------
+    async def add_export(self, guild_id: int, user_id: int, line: str) -> int:
+        """Store one example line; returns how many this server has collected."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO finetune_exports (guild_id, user_id, line, created_at_us) VALUES (?, ?, ?, ?)",
+                (guild_id, user_id, line, to_epoch_us(utc_now())),
+            )
+            rows = await conn.execute_fetchall(
+                "SELECT COUNT(*) FROM finetune_exports WHERE guild_id = ?", (guild_id,)
+            )
+            return int(next(iter(rows))[0])
+
+    async def exports(self, guild_id: int) -> list[str]:
+        rows = await self._db.fetchall(
+            "SELECT line FROM finetune_exports WHERE guild_id = ? ORDER BY id", (guild_id,)
+        )
+        return [str(r[0]) for r in rows]
+
+    async def clear_exports(self, guild_id: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM finetune_exports WHERE guild_id = ?", (guild_id,))
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -293,3 +293,36 @@ async def test_zh_cn(world: World, user_locale: Callable[[str], None]) -> None:
     assert "第 11 行：不是有效的 JSON" in result.response.content
     estimate = await world.create(training(10))
     assert "按下“开始”前不会上传任何内容" in estimate.response.content
+
+
+async def test_a_reply_chain_is_exported_and_downloaded_as_jsonl(world: World) -> None:
+    channel = world.bot.get_channel(world.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    question = await world.alice.send(world.channel, "What is the tide?")
+    answer = await channel.send("High at noon.", reference=channel.get_partial_message(question.id))
+    follow = await world.alice.send(world.channel, "And tomorrow?", reply_to=answer)
+    last = await channel.send("High at one.", reference=channel.get_partial_message(follow.id))
+    added = await world.admin.context_menu(world.channel, "Export for fine-tuning", last)
+    assert added.ephemeral
+    assert added.response.content == (
+        "Added an example of 4 messages. This server has collected 1; /finetune export downloads them."
+    )
+    unusable = await world.admin.context_menu(world.channel, "Export for fine-tuning", question)
+    assert unusable.response.content == (
+        "This conversation cannot become a training example: no assistant message to learn from"
+    )
+    other = await world.other_admin.slash(world.other_channel, "finetune export")
+    assert other.response.content.startswith("No examples collected yet")
+
+    download = await world.admin.slash(world.channel, "finetune export", clear=True)
+    (attachment,) = download.response.attachments
+    assert attachment.filename == "examples.jsonl"
+    (line,) = (await attachment.read()).decode().splitlines()
+    assert json.loads(line)["messages"] == [
+        {"role": "user", "content": "What is the tide?"},
+        {"role": "assistant", "content": "High at noon."},
+        {"role": "user", "content": "And tomorrow?"},
+        {"role": "assistant", "content": "High at one."},
+    ]
+    again = await world.admin.slash(world.channel, "finetune export")
+    assert again.response.content.startswith("No examples collected yet")

@@ -147,3 +147,26 @@ def test_streams_from_an_open_file(tmp_path: Path) -> None:
     with path.open("rb") as handle:
         report = validate_lines(handle)
     assert report.ok and report.examples == 20 and report.bytes == path.stat().st_size
+
+
+def test_a_conversation_becomes_one_example_with_roles_from_authors() -> None:
+    from cogs.finetune.export import Turn, example_line
+
+    line, report = example_line(
+        [
+            Turn(True, "Welcome! Ask me anything."),  # nothing to answer yet: dropped
+            Turn(False, "What is the tide?"),
+            Turn(False, "  "),
+            Turn(False, "At noon?"),
+            Turn(True, "High at noon."),
+        ]
+    )
+    assert report.ok and line is not None
+    assert json.loads(line) == {
+        "messages": [
+            {"role": "user", "content": "What is the tide?\n\nAt noon?"},
+            {"role": "assistant", "content": "High at noon."},
+        ]
+    }
+    none, why = example_line([Turn(False, "Hello?")])
+    assert none is None and [p.key for p in why.problems] == ["finetune.check.no_assistant"]
