@@ -216,6 +216,10 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
                 return
             report = self._validate(data, None, ctx)
             if not report.ok:
+                # Legacy prompt/completion files train babbage-002 and davinci-002.
+                legacy = self._validate(data, "babbage-002", ctx)
+                report = legacy if legacy.ok else report
+            if not report.ok:
                 await self._tell(interaction, report_text(report, file.filename, ctx.locale))
                 return
         try:

@@ -17,6 +17,7 @@ from bot.app import OpenAIBot
 from cogs.finetune.cog import FineTuningCog
 from cogs.finetune.store import utc_now
 from cogs.write import FEATURE as WRITE
+from tests.cogs.ack import acknowledgement_delay
 from tests.cogs.conftest import assert_errors
 
 BASE = "gpt-4o-mini-2024-07-18"
@@ -162,6 +163,15 @@ async def test_a_valid_file_is_estimated_started_followed_and_usable_in_write(wo
         if "completions" in r.path
     ]
     assert used == [("/v1/chat/completions", 200, job.fine_tuned_model)]
+    # ...and its usage is priced at the tuned model's own rates ($0.30/$1.20 per 1M), not the base's.
+    (write_event,) = [e for e in await world.bot.ledger.events(world.guild.id) if e.feature == "write"]
+    assert write_event.model == job.fine_tuned_model
+    assert write_event.cost_usd == world.bot.pricing.cost(
+        job.fine_tuned_model, input_tokens=write_event.input_tokens, output_tokens=write_event.output_tokens
+    )
+    assert write_event.cost_usd is not None and write_event.cost_usd > world.bot.pricing.cost(
+        BASE, input_tokens=write_event.input_tokens, output_tokens=write_event.output_tokens
+    )
     assert_errors(world.env)
 
 
@@ -326,3 +336,17 @@ async def test_a_reply_chain_is_exported_and_downloaded_as_jsonl(world: World) -
     ]
     again = await world.admin.slash(world.channel, "finetune export")
     assert again.response.content.startswith("No examples collected yet")
+
+
+async def test_uploads_are_acknowledged_before_the_download_and_legacy_files_are_accepted(
+    world: World,
+) -> None:
+    legacy = b"".join(b'{"prompt": "Q%d ->", "completion": " A"}\n' % i for i in range(10))
+    delay, result = await acknowledgement_delay(
+        world.env, world.admin.slash(world.channel, "files upload", file=("legacy.jsonl", legacy))
+    )
+    assert delay < 1.0
+    (stored,) = world.fake.store.list_files()
+    assert result.response.content == f"Uploaded **legacy.jsonl** as `{stored.id}` (purpose fine-tune)."
+    delay, estimate = await acknowledgement_delay(world.env, world.create(training()))
+    assert delay < 1.0 and "12 examples" in estimate.response.content
