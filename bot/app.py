@@ -45,6 +45,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.moderation",
     "cogs.config",
     "cogs.usage",
+    "cogs.finetune",
 )
 
 

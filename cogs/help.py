@@ -39,7 +39,8 @@ async def _feature_lines(bot: OpenAIBot, ctx: InteractionContext) -> list[str]:
             name = f"{name} — {ctx.t(feature.help_key)}"
         if any(not getattr(bot.intents, intent) for intent in feature.optional_intents):
             # Running without an intent it can do without: say how the feature behaves then.
-            name = f"{name} {ctx.t(f'feature.{feature.name}.degraded')}"
+            degraded = t_or(f"feature.{feature.name}.degraded", ctx.locale, "")
+            name = f"{name} {degraded}".rstrip()
         if not bot.features.is_available(feature.name):
             state = "help.feature_unavailable"
         elif (await bot.feature_settings.get(ctx.guild_id, feature)).enabled:
@@ -48,6 +49,21 @@ async def _feature_lines(bot: OpenAIBot, ctx: InteractionContext) -> list[str]:
             state = "help.feature_off"
         lines.append(ctx.t(state, feature=name))
     return lines
+
+
+EMBED_FIELD_LIMIT = 1024
+
+
+def _pack(lines: list[str], limit: int) -> list[str]:
+    """Lines joined into as few values of at most `limit` characters as they fit (whole lines)."""
+    values: list[str] = []
+    for line in lines:
+        line = line[:limit]
+        if values and len(values[-1]) + 1 + len(line) <= limit:
+            values[-1] += "\n" + line
+        else:
+            values.append(line)
+    return values
 
 
 class Help(commands.Cog):
@@ -66,9 +82,11 @@ class Help(commands.Cog):
         embed = discord.Embed(title=t("help.title", locale), colour=discord.Colour.blurple())
         embed.description = "\n".join(_command_lines(self.bot, locale))
         if ctx.guild_id is not None:
-            lines = await _feature_lines(self.bot, ctx)
-            value = "\n".join(lines) if lines else t("help.none", locale)
-            embed.add_field(name=t("help.features_title", locale), value=value, inline=False)
+            lines = await _feature_lines(self.bot, ctx) or [t("help.none", locale)]
+            # A field holds 1,024 characters: many features continue in untitled fields.
+            for index, value in enumerate(_pack(lines, EMBED_FIELD_LIMIT)):
+                title = t("help.features_title", locale) if index == 0 else "\u200b"
+                embed.add_field(name=title, value=value, inline=False)
         else:
             embed.add_field(name=t("help.features_title", locale), value=t("help.dm_note", locale))
         embed.set_footer(text=t("help.footer", locale))

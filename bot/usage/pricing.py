@@ -48,6 +48,8 @@ class ModelPrice(BaseModel):
     audio_per_minute: Price = Decimal(0)
     #: Input image tokens (an image edit's source), priced apart from text input by image models.
     image_input_per_1m: Price = Decimal(0)
+    #: Fine-tuning: price per 1M trained tokens (examples' tokens times epochs).
+    training_per_1m: Price = Decimal(0)
     #: quality -> size -> price per image
     images: dict[str, dict[ImageSize, Price]] = Field(default_factory=dict)
     default_image_quality: str | None = None
@@ -147,10 +149,27 @@ class PricingTable:
         return dict(self._data.models)
 
     def price_for(self, model: str) -> ModelPrice | None:
+        if model.startswith("ft:"):
+            # A tuned model ("ft:gpt-4o-mini-2024-07-18:org:suffix:id") has its own, higher prices,
+            # listed as "ft:<base>"; never its base model's.
+            return self._lookup("ft:" + model[3:].split(":", 1)[0])
+        return self._lookup(model)
+
+    def _lookup(self, model: str) -> ModelPrice | None:
         price = self._data.models.get(model)
         if price is None and (match := _SNAPSHOT.match(model)):
             price = self._data.models.get(match.group("base"))
         return price
+
+    def training_cost(self, model: str, trained_tokens: int) -> Decimal:
+        """What training `model` (a base model or snapshot) on `trained_tokens` costs; 0 if unpriced."""
+        price = self._lookup(model)
+        if price is None:
+            self._warn_once((model, "training"), "no training price for %r in %s", model, self.source)
+            return quantize_usd(Decimal(0))
+        with localcontext() as ctx:
+            ctx.prec = 50
+            return quantize_usd(trained_tokens * price.training_per_1m / _ONE_MILLION)
 
     def knows(self, model: str) -> bool:
         return self.price_for(model) is not None

@@ -39,7 +39,9 @@ class TranscribeSettings(FeatureSettings):
             return False
         if self.auto_all_channels:
             return True
-        return channel_id in self.auto_channel_ids or (parent_id is not None and parent_id in self.auto_channel_ids)
+        return channel_id in self.auto_channel_ids or (
+            parent_id is not None and parent_id in self.auto_channel_ids
+        )
 
 
 FEATURE = Feature(

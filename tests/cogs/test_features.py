@@ -76,7 +76,13 @@ async def test_a_refused_privileged_intent_turns_off_only_the_features_needing_i
 
         channel, alice = _world(env)
         embed = (await alice.slash(channel, "help")).response.embeds[0]
-        lines = embed.fields[0].value.splitlines()
+        # Every field within Discord's 1,024 characters; the features continue across fields.
+        assert all(len(field.value) <= 1024 for field in embed.fields)
+        lines = [line for field in embed.fields for line in field.value.splitlines()]
+        assert any(line.startswith("✅ Conversations") and "mention the bot" in line for line in lines)
+        assert any(
+            line.startswith("✅ Transcription") and "automatic transcription is off" in line for line in lines
+        )
         assert "✅ Text writing — /write completes your prompt, streamed as it is written" in lines
         unavailable = [line for line in lines if line.startswith("⚠️")]
         assert len(unavailable) == 2  # moderation and the test's listener; nothing else

@@ -26,6 +26,8 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     assert embed.description.splitlines() == [
         "`/chat` — Conversations with the AI model in threads",
         "`/config` — Show and change this server's bot settings",
+        "`/files` — This server's files at OpenAI",
+        "`/finetune` — Train a model on this server's examples",
         "`/help` — Show the bot's commands and this server's features",
         "`/imagine` — Draw images from a prompt, or edit an image you attach",
         "`/moderate` — See how the moderation model scores a text (only you see it)",
@@ -48,6 +50,8 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
         " server's admins chose; /moderate shows a text's scores (turned off)",
         "✅ Server settings — /config shows and changes this server's settings (Manage Server)",
         "✅ Usage reports — /usage shows what the AI cost, with budgets and a chart",
+        "✅ Fine-tuning — /files and /finetune (Manage Server): train a model on this server's examples,"
+        " then use it in /write and /chat",
     ]
 
 
@@ -67,6 +71,8 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
     assert embed.description.splitlines() == [
         "`/对话` — 在子区中与 AI 模型对话",
         "`/设置` — 查看和修改本服务器的机器人设置",
+        "`/文件` — 本服务器在 OpenAI 的文件",
+        "`/微调` — 用本服务器的示例训练模型",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
         "`/绘图` — 根据提示生成图片，或编辑你附加的图片",
         "`/审核` — 查看审核模型对一段文字的评分（仅你可见）",

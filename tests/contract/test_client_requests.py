@@ -15,7 +15,7 @@ from tests.contract.conftest import Validator
 from tests.contract.openapi_adapter import check_multipart
 from tests.fakes.openai_server import FakeOpenAI
 
-TRAINING = b'{"prompt": "a", "completion": "b"}\n'
+TRAINING = (b'{"prompt": "a", "completion": "b"}\n') * 10
 
 
 @pytest.fixture

@@ -22,6 +22,17 @@ UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "e
 # The API refuses to hand back the content of these purposes ("Not allowed to download files of purpose").
 NOT_DOWNLOADABLE = ("assistants", "fine-tune")
 T = TypeVar("T")
+# Dated snapshots the fine-tuning API takes, and the alias whose catalog entry describes them
+# (the real API lists some snapshots in /v1/models and not others; fine-tuning takes them all).
+FINE_TUNABLE_SNAPSHOTS = {
+    "gpt-4o-mini-2024-07-18": "gpt-4o-mini",
+    "gpt-4o-2024-08-06": "gpt-4o",
+    "gpt-4.1-2025-04-14": "gpt-4.1",
+    "gpt-4.1-mini-2025-04-14": "gpt-4.1-mini",
+    "gpt-4.1-nano-2025-04-14": "gpt-4.1-nano",
+    "gpt-3.5-turbo-0125": "gpt-3.5-turbo",
+    "gpt-3.5-turbo-1106": "gpt-3.5-turbo",
+}
 
 
 def register(app: web.Application) -> None:
@@ -201,6 +212,10 @@ async def create_job(request: web.Request) -> web.Response:
     seed = typed(body, "seed", int)
     in_range("seed", seed, 0, 2147483647)
     info = fake.catalog.get(model)
+    snapshot_of = FINE_TUNABLE_SNAPSHOTS.get(model)
+    if snapshot_of is not None:
+        info = fake.catalog.get(snapshot_of) or ModelInfo(snapshot_of, "chat", context=128_000)
+        info = ModelInfo(model, info.kind, info.created, context=info.context, fine_tunable=True)
     if info is None or not info.fine_tunable:
         raise invalid(
             f"Model {model} is not available for fine-tuning or does not exist.",
@@ -211,7 +226,16 @@ async def create_job(request: web.Request) -> web.Response:
     validation_file = typed(body, "validation_file", str)
     if validation_file is not None:
         _training_file(request, validation_file, "validation_file")
-    job = fake.store.add_job(model, training_file, validation_file, suffix, seed)
+    metadata = typed(body, "metadata", dict)
+    if metadata is not None and (
+        len(metadata) > 16
+        or any(not isinstance(v, str) or len(k) > 64 or len(v) > 512 for k, v in metadata.items())
+    ):
+        raise invalid("Invalid 'metadata': at most 16 string pairs.", "metadata", "invalid_value")
+    method = typed(body, "method", dict)
+    if method is not None:
+        one_of("method.type", method.get("type"), ("supervised", "dpo", "reinforcement"))
+    job = fake.store.add_job(model, training_file, validation_file, suffix, seed, metadata, method)
     return web.json_response(job.to_json())
 
 
@@ -225,7 +249,7 @@ async def retrieve_job(request: web.Request) -> web.Response:
     fake = fake_of(request)
     job = fake.store.advance(_job_or_404(request))
     if job.status == "succeeded" and job.fine_tuned_model and fake.catalog.get(job.fine_tuned_model) is None:
-        base = fake.catalog.get(job.model)
+        base = fake.catalog.get(FINE_TUNABLE_SNAPSHOTS.get(job.model, job.model))
         kind = base.kind if base is not None else "completion"
         fake.catalog.add(
             ModelInfo(

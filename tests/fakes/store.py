@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # A job moves one step each time it is retrieved, so tests and the standalone bot can watch it progress.
-JOB_STEPS = ("validating_files", "running", "succeeded")
+JOB_STEPS = ("validating_files", "queued", "running", "succeeded")
+# The real API fails a job whose training file has fewer examples, while validating it.
+MIN_TRAINING_EXAMPLES = 10
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -58,6 +60,9 @@ class Job:
     trained_tokens: int | None = None
     result_files: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    metadata: dict[str, str] | None = None
+    method: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,8 +79,10 @@ class Job:
             "training_file": self.training_file,
             "hyperparameters": {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 2.0},
             "trained_tokens": self.trained_tokens,
-            "error": None,
+            "error": self.error,
             "seed": self.seed,
+            "metadata": self.metadata,
+            "method": self.method or {"type": "supervised"},
             "estimated_finish": None,
             "integrations": None,
             "user_provided_suffix": self.suffix,
@@ -92,6 +99,10 @@ class Store:
             self.files: dict[str, StoredFile] = {}
             self.jobs: dict[str, Job] = {}
             self.images: dict[str, bytes] = {}
+            #: When set, the next job to finish training fails with this error (code, message, param).
+            self.fail_jobs_with: dict[str, Any] | None = None
+            #: trained_tokens of a succeeded job.
+            self.trained_tokens = 12_345
 
     def _tick(self) -> int:
         return int(time.time())
@@ -157,6 +168,8 @@ class Store:
         validation_file: str | None,
         suffix: str | None,
         seed: int | None,
+        metadata: dict[str, str] | None = None,
+        method: dict[str, Any] | None = None,
     ) -> Job:
         with self._lock:
             job = Job(
@@ -167,6 +180,8 @@ class Store:
                 suffix,
                 seed if seed is not None else secrets.randbelow(2**31),
                 self._tick(),
+                metadata=metadata,
+                method=method,
             )
             self._event(job, f"Created fine-tuning job: {job.id}")
             self._event(job, f"Validating training file: {training_file}")
@@ -181,14 +196,28 @@ class Store:
         with self._lock:
             return list(reversed(self.jobs.values()))
 
-    def advance(self, job: Job) -> Job:
-        """Move `job` one step along validating_files -> running -> succeeded, logging events."""
+    def advance(self, job: Job, base_model: str | None = None) -> Job:
+        """Move `job` one step along validating_files -> queued -> running -> succeeded (or failed),
+        logging events; `base_model` names the fine-tuned model (a snapshot's alias is not used)."""
         with self._lock:
             if job.status in TERMINAL:
                 return job
             job.status = JOB_STEPS[JOB_STEPS.index(job.status) + 1]
-            if job.status == "running":
+            if job.status == "queued":
+                training = self.files.get(job.training_file)
+                examples = sum(1 for line in training.data.splitlines() if line.strip()) if training else 0
+                if examples < MIN_TRAINING_EXAMPLES:
+                    return self._fail(
+                        job,
+                        {
+                            "code": "invalid_training_file",
+                            "message": f"Training file {job.training_file} has {examples} example(s), "
+                            f"but must have at least {MIN_TRAINING_EXAMPLES} examples",
+                            "param": "training_file",
+                        },
+                    )
                 self._event(job, "Files validated, moving job to queued state")
+            elif job.status == "running":
                 self._event(job, "Fine-tuning job started")
                 for step in (1, 2, 3):
                     loss = round(2.0 / step, 4)
@@ -198,15 +227,25 @@ class Store:
                         "metrics",
                         {"step": step, "train_loss": loss, "total_steps": 3},
                     )
+            elif self.fail_jobs_with is not None:
+                error, self.fail_jobs_with = self.fail_jobs_with, None
+                return self._fail(job, error)
             else:
                 job.finished_at = self._tick()
-                job.trained_tokens = 12_345
+                job.trained_tokens = self.trained_tokens
                 job.fine_tuned_model = f"ft:{job.model}:org-fake:{job.suffix or ''}:{job.id[-8:]}"
                 results = self.add_file("step_metrics.csv", "fine-tune-results", b"step,train_loss\n1,2.0\n")
                 job.result_files = [results.id]
                 self._event(job, f"New fine-tuned model created: {job.fine_tuned_model}")
                 self._event(job, "The job has successfully completed")
             return job
+
+    def _fail(self, job: Job, error: dict[str, Any]) -> Job:
+        job.status = "failed"
+        job.finished_at = self._tick()
+        job.error = error
+        self._event(job, f"Fine-tuning job failed: {error.get('message', '')}", data={})
+        return job
 
     def cancel(self, job: Job) -> Job:
         with self._lock:

@@ -226,14 +226,16 @@ async def test_files_lifecycle(fake: FakeOpenAI, client: OpenAIClient) -> None:
 
 async def test_fine_tuning_jobs_and_event_pagination(client: OpenAIClient) -> None:
     training = await client.files.create(
-        file=b'{"messages": [{"role": "user", "content": "hi"}]}\n', filename="t.jsonl", purpose="fine-tune"
+        file=b'{"messages": [{"role": "user", "content": "hi"}]}\n' * 10,
+        filename="t.jsonl",
+        purpose="fine-tune",
     )
     job = await client.fine_tuning.create(model="gpt-4o-mini", training_file=training.id, suffix="bot")
     assert job.id and job.training_file == training.id and job.meta.request_id
     jobs = await client.fine_tuning.list(limit=10)
     assert job.id in [j.id for j in jobs.data]
-    # The fake moves a job one step on each retrieve (validating -> running), logging events.
-    assert (await client.fine_tuning.retrieve(job.id)).status == "running"
+    # The fake moves a job one step on each retrieve (validating -> queued), logging events.
+    assert (await client.fine_tuning.retrieve(job.id)).status == "queued"
     everything = await client.fine_tuning.list_events(job.id, limit=100)
     assert len(everything.data) >= 2 and not everything.has_more
     first = await client.fine_tuning.list_events(job.id, limit=1)

@@ -389,7 +389,7 @@ async def test_legacy_moderation_model_rejects_images(fake_openai: FakeOpenAI, h
 
 # files and fine-tuning ----------------------------------------------------------------------------
 
-TRAINING = b'{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}\n'
+TRAINING = b'{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}\n' * 5
 
 
 async def upload(http, fake: FakeOpenAI, data: bytes, filename: str, purpose: str) -> tuple[int, Any]:
@@ -449,8 +449,8 @@ async def test_fine_tuning_job_advances_and_lists_events(fake_openai: FakeOpenAI
         json={"model": "davinci-002", "training_file": training["id"], "suffix": "bot"},
     )
     assert status == 200 and job["status"] == "validating_files" and job["fine_tuned_model"] is None
-    statuses = [(await call(http, "GET", f"{base}/fine_tuning/jobs/{job['id']}"))[1] for _ in range(3)]
-    assert [s["status"] for s in statuses] == ["running", "succeeded", "succeeded"]
+    statuses = [(await call(http, "GET", f"{base}/fine_tuning/jobs/{job['id']}"))[1] for _ in range(4)]
+    assert [s["status"] for s in statuses] == ["queued", "running", "succeeded", "succeeded"]
     done = statuses[-1]
     assert done["fine_tuned_model"].startswith("ft:davinci-002:org-fake:bot:")
     assert done["finished_at"] and done["trained_tokens"] and done["result_files"]
