@@ -42,6 +42,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.moderation",
     "cogs.config",
     "cogs.usage",
+    "cogs.knowledge",
 )
 
 

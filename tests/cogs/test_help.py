@@ -24,9 +24,11 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     embed = result.response.embeds[0]
     assert embed.title == "What I can do"
     assert embed.description.splitlines() == [
+        "`/ask` — Ask a question answered from the server's knowledge base",
         "`/chat` — Conversations with the AI model in threads",
         "`/config` — Show and change this server's bot settings",
         "`/help` — Show the bot's commands and this server's features",
+        "`/kb` — The server's knowledge base",
         "`/moderate` — See how the moderation model scores a text (only you see it)",
         "`/moderation` — Automatic moderation of this server",
         "`/usage` — AI usage and cost in this server",
@@ -43,6 +45,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
         " server's admins chose; /moderate shows a text's scores (turned off)",
         "✅ Server settings — /config shows and changes this server's settings (Manage Server)",
         "✅ Usage reports — /usage shows what the AI cost, with budgets and a chart",
+        "✅ Knowledge base — /kb add builds the server's knowledge base; /ask answers from it with sources",
     ]
 
 
@@ -60,9 +63,11 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
     assert embed.title == "我能做什么"
     # Commands are named as a zh-CN client shows them.
     assert embed.description.splitlines() == [
+        "`/提问` — 提问，由服务器知识库回答",
         "`/对话` — 在子区中与 AI 模型对话",
         "`/设置` — 查看和修改本服务器的机器人设置",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
+        "`/知识库` — 服务器知识库",
         "`/审核` — 查看审核模型对一段文字的评分（仅你可见）",
         "`/自动审核` — 本服务器的自动审核",
         "`/用量` — 本服务器的 AI 用量和费用",
