@@ -59,25 +59,25 @@ def _pieces(paragraph: str, limit: int) -> list[str]:
     if len(units) == 1:
         units = paragraph.split(" ") if " " in paragraph else [paragraph]
     pieces: list[str] = []
-    current = ""
+    current: list[str] = []
+    size = 0  # estimated tokens of `current`, summed per unit (re-estimating the join is quadratic)
     for unit in units:
-        if estimate_tokens(unit) > limit:
+        tokens = estimate_tokens(unit)
+        if tokens > limit:
             # One unbroken run (a URL, CJK text without spaces): cut by characters.
+            if current:
+                pieces.append(" ".join(current))
+                current, size = [], 0
             step = max(1, limit * 2)
-            for start in range(0, len(unit), step):
-                if current:
-                    pieces.append(current)
-                    current = ""
-                pieces.append(unit[start : start + step])
+            pieces.extend(unit[start : start + step] for start in range(0, len(unit), step))
             continue
-        candidate = f"{current} {unit}" if current else unit
-        if current and estimate_tokens(candidate) > limit:
-            pieces.append(current)
-            current = unit
-        else:
-            current = candidate
+        if current and size + tokens > limit:
+            pieces.append(" ".join(current))
+            current, size = [], 0
+        current.append(unit)
+        size += tokens
     if current:
-        pieces.append(current)
+        pieces.append(" ".join(current))
     return pieces
 
 
