@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -32,6 +31,7 @@ from bot.usage.estimate import estimate_tokens
 from bot.usage.refusal import budget_refusal_text
 from cogs.knowledge.answer import build_messages, source_line, used_passages
 from cogs.knowledge.chunking import chunk_text
+from cogs.knowledge.documents import SUPPORTED_SUFFIXES, UnreadableFile, file_text, suffix_of
 from cogs.knowledge.embedder import Embedder, Spent
 from cogs.knowledge.feature import (
     CHUNK_TOKENS,
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 # Server matrices held in memory across servers (50,000 passages of 512 dimensions take ~100 MB).
 INDEX_CACHE_BYTES = 256 * 1024 * 1024
 SEARCH_RESULTS = 5
@@ -137,7 +136,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
     )
     @app_commands.describe(
         text=locale_str("The text to add", key="cmd.kb.add.opt.text.description"),
-        file=locale_str("A .txt or .md file to add", key="cmd.kb.add.opt.file.description"),
+        file=locale_str("A .txt, .md or .pdf file to add", key="cmd.kb.add.opt.file.description"),
         title=locale_str("The document's title (shown in sources)", key="cmd.kb.add.opt.title.description"),
     )
     async def add(
@@ -155,8 +154,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
             await reply_privately(interaction, ctx.t("knowledge.error.text_or_file"))
             return
         if file is not None:
-            suffix = PurePosixPath(file.filename.lower()).suffix
-            if suffix not in TEXT_SUFFIXES:
+            if suffix_of(file.filename) not in SUPPORTED_SUFFIXES:
                 raise KnowledgeError("knowledge.error.file_type", name=file.filename)
             if file.size > settings.max_file_kb * 1024:
                 raise KnowledgeError(
@@ -165,7 +163,11 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         # Downloading and embedding are slow: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
         if file is not None:
-            content = (await file.read()).decode("utf-8", errors="replace").lstrip("\ufeff")
+            try:
+                content = await file_text(file.filename, await file.read())
+            except UnreadableFile:
+                await self._say(interaction, ctx.t("knowledge.error.unreadable", name=file.filename))
+                return
             document = NewDocument(title or file.filename, content, "file")
         else:
             assert text is not None

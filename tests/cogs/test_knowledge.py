@@ -123,7 +123,7 @@ async def test_a_file_is_added_and_bad_files_are_refused_clearly(world: World) -
     assert document.kind == "file" and document.chunks == 3
 
     refused = await world.admin.slash(world.channel, "kb add", file=("photo.png", b"\x89PNG"))
-    assert refused.response.content == "`photo.png` is not a supported file: use .txt or .md."
+    assert refused.response.content == "`photo.png` is not a supported file: use .txt, .md or .pdf."
     await world.bot.feature_settings.update(world.guild.id, KB, max_file_kb=1)
     refused = await world.admin.slash(world.channel, "kb add", file=("big.txt", b"word " * 400))
     assert refused.response.content == "`big.txt` is too big: this server allows files up to 1 KB."
@@ -243,3 +243,42 @@ async def test_add_without_text_or_file_says_which_to_give(world: World) -> None
     result = await world.admin.slash(world.channel, "kb add")
     assert result.ephemeral and result.response.content == "Give either a text or a file (one of the two)."
     assert await world.documents() == []
+
+
+def tiny_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF whose page draws `lines` of text (Helvetica), written by hand."""
+    ops = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) Tj T*" for line in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        " /Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+async def test_a_pdf_is_read_through_pypdf_and_a_broken_one_is_refused(world: World) -> None:
+    pdf = tiny_pdf(["Parking rules for the office.", "Visitors park in the east lot."])
+    added = await world.add(file=("handbook.pdf", pdf))
+    assert added.startswith("✅ Added **handbook.pdf**")
+    (request,) = world.embedding_requests()
+    assert "Visitors park in the east lot." in request.json["input"][0]
+    shown = await world.reply(world.member, "kb search", query="where do visitors park")
+    assert shown.splitlines()[1].startswith("[1] **handbook.pdf** · ")
+
+    broken = await world.add(file=("broken.pdf", b"%PDF-1.4\nnot really a pdf"))
+    assert (
+        broken == "`broken.pdf` could not be read (a damaged or password-protected PDF?). Nothing was added."
+    )
+    assert len(await world.documents()) == 1
