@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from bot.usage.refusal import budget_refusal_text
 from cogs.knowledge.answer import build_messages, source_line, used_passages
 from cogs.knowledge.chunking import chunk_text
 from cogs.knowledge.documents import SUPPORTED_SUFFIXES, UnreadableFile, file_text, suffix_of
-from cogs.knowledge.embedder import Embedder, Spent
+from cogs.knowledge.embedder import Embedder, Spent, asks_dimensions
 from cogs.knowledge.feature import (
     CHUNK_TOKENS,
     EMBED_CONCURRENCY,
@@ -47,7 +48,7 @@ from cogs.knowledge.feature import (
 from cogs.knowledge.index import IndexCache, ServerIndex
 from cogs.knowledge.progress import CancelView, ProgressReporter
 from cogs.knowledge.sink import InteractionSink
-from cogs.knowledge.store import Document, Kind, KnowledgeRepo, Passage
+from cogs.knowledge.store import Document, Kind, KnowledgeRepo, Passage, Reindexing
 
 if TYPE_CHECKING:
     from bot.app import OpenAIBot
@@ -94,6 +95,9 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
     def __init__(self, bot: OpenAIBot, *, embedder: Embedder | None = None) -> None:
         self.bot = bot
         self.repo = KnowledgeRepo(bot.db)
+        self.reindexing = Reindexing(bot.db)
+        #: servers whose re-index runs now
+        self._reindex_running: set[int] = set()
         self.embedder = embedder or Embedder(bot.api, concurrency=EMBED_CONCURRENCY)
         self.cache = IndexCache(INDEX_CACHE_BYTES)
         self.menu = app_commands.ContextMenu(
@@ -325,6 +329,101 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
             if needle in d.title.lower() or needle in str(d.id)
         ][:25]
 
+    # -- re-indexing after a model change ------------------------------------------------------
+
+    @kb.command(
+        name=locale_str("reindex", key="cmd.kb.reindex.name"),
+        description=locale_str(
+            "Re-embed every document with the server's current embedding model",
+            key="cmd.kb.reindex.description",
+        ),
+    )
+    async def reindex(self, interaction: discord.Interaction[Any]) -> None:
+        ctx = await self.bot.contexts.get(interaction, FEATURE.name)
+        settings = self._settings(ctx)
+        self._require_editor(ctx, settings)
+        guild_id = ctx.guild_id
+        assert guild_id is not None and ctx.model is not None
+        if guild_id in self._reindex_running:
+            await reply_privately(interaction, ctx.t("knowledge.reindex.busy"))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        model = ctx.model
+        wanted = settings.dimensions if asks_dimensions(model) else None
+        stale = await self.reindexing.stale_documents(guild_id, model, wanted)
+        if not stale:
+            await self._say(interaction, ctx.t("knowledge.reindex.nothing", model=model))
+            return
+        self._reindex_running.add(guild_id)
+        try:
+            await self._reindex(ctx, model, settings.dimensions, stale)
+        finally:
+            self._reindex_running.discard(guild_id)
+
+    async def _reindex(
+        self, ctx: InteractionContext, model: str, dimensions: int, stale: list[Document]
+    ) -> None:
+        """Embed the stale documents' passages with `model` next to the old vectors, then switch all
+        at once; cancelled or failed, the new vectors are dropped and the old index stays."""
+        interaction, guild_id = ctx.interaction, ctx.guild_id
+        assert guild_id is not None
+        reservation = await self._reserve(ctx, model, sum(d.tokens for d in stale), 0)
+        if reservation is None:
+            return
+        spent = Spent()
+        cancelled = False
+        job: asyncio.Task[int] | None = None
+
+        def cancel() -> None:
+            nonlocal cancelled
+            cancelled = True
+            if job is not None:
+                job.cancel()
+
+        total = sum(d.chunks for d in stale)
+        view = CancelView(interaction.user.id, ctx.locale, cancel)
+        reporter = ProgressReporter(interaction, ctx.t("knowledge.reindex.title", model=model), total, view)
+
+        def progress_after(base: int) -> Callable[[int], None]:
+            return lambda n: reporter.update(base + n)
+
+        async def run() -> int:
+            done, dims = 0, dimensions
+            for document in stale:
+                texts = await self.reindexing.texts(guild_id, document)
+                if not texts:
+                    continue
+                vectors = await self.embedder.embed(texts, model, dimensions, spent, progress_after(done))
+                dims = int(vectors.shape[1])
+                await self.reindexing.add_vectors(guild_id, document.id, model, texts, vectors)
+                done += len(texts)
+            return dims
+
+        try:
+            await reporter.start()
+            job = asyncio.create_task(run())
+            try:
+                dims = await job
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not cancelled or (current is not None and current.cancelling()):
+                    raise
+                await self.reindexing.discard(guild_id, model, dimensions)
+                await self._say(interaction, ctx.t("knowledge.reindex.cancelled"))
+                return
+            except OpenAIError as exc:
+                await self.reindexing.discard(guild_id, model, dimensions)
+                reason = known_error_text(exc, ctx.locale) or ctx.t("error.api_server")
+                await self._say(interaction, ctx.t("knowledge.reindex.failed", reason=reason))
+                return
+            switched = await self.reindexing.switch(guild_id, model, dims)
+            self.cache.invalidate(guild_id)
+        finally:
+            await reporter.close()
+            await self._record(ctx, model, spent.tokens, 0, spent.estimated)
+            await self._release(reservation)
+        await self._say(interaction, ctx.t("knowledge.reindex.done", model=model, documents=switched))
+
     # -- searching ------------------------------------------------------------------------------
 
     @kb.command(
@@ -359,13 +458,18 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         """The best passages the member may see; None when embedding the query failed (said so)."""
         guild_id = ctx.guild_id
         assert guild_id is not None and ctx.model is not None
-        model = ctx.model
+        model, dimensions = ctx.model, settings.dimensions
+        indexed = await self.reindexing.indexed_models(guild_id)
+        if indexed:
+            # The model most documents are indexed with: after a model change, search keeps using
+            # the old index until /kb reindex has moved every document over.
+            model, dimensions, _ = indexed[0]
         reservation = await self._reserve(ctx, model, estimate_tokens(query), 0)
         if reservation is None:
             return None
         spent = Spent()
         try:
-            vectors = await self.embedder.embed([query], model, settings.dimensions, spent)
+            vectors = await self.embedder.embed([query], model, dimensions, spent)
         except OpenAIError as exc:
             await self._say(ctx.interaction, known_error_text(exc, ctx.locale) or ctx.t("error.api_server"))
             return None

@@ -192,3 +192,79 @@ class KnowledgeRepo:
             )
             for r in rows
         }
+
+
+class Reindexing:
+    """Moving a server's passages to another embedding model without a gap in search.
+
+    New vectors are stored next to the old ones (the documents still name the old model, so search
+    keeps using the old index); `switch` then moves every document over in one transaction.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def indexed_models(self, guild_id: int) -> list[tuple[str, int, int]]:
+        """(model, dimensions, documents) of the server's documents, most documents first."""
+        rows = await self._db.fetchall(
+            "SELECT model, dimensions, COUNT(*) FROM kb_documents WHERE guild_id = ?"
+            " GROUP BY model, dimensions ORDER BY COUNT(*) DESC, MIN(id)",
+            (guild_id,),
+        )
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    async def stale_documents(self, guild_id: int, model: str, dimensions: int | None) -> list[Document]:
+        """Documents not indexed with `model` (at `dimensions`; None: whatever the model gives)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM kb_documents WHERE guild_id = ?"
+            " AND NOT (model = ? AND (? IS NULL OR dimensions = ?)) ORDER BY id",
+            (guild_id, model, dimensions, dimensions),
+        )
+        return [_document(r) for r in rows]
+
+    async def texts(self, guild_id: int, document: Document) -> list[str]:
+        rows = await self._db.fetchall(
+            "SELECT text FROM kb_chunks WHERE guild_id = ? AND document_id = ? AND model = ?"
+            " AND dimensions = ? ORDER BY position",
+            (guild_id, document.id, document.model, document.dimensions),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def add_vectors(
+        self, guild_id: int, document_id: int, model: str, texts: list[str], vectors: np.ndarray
+    ) -> None:
+        dims = int(vectors.shape[1])
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO kb_chunks (document_id, guild_id, position, text, model, dimensions, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (document_id, guild_id, position, text, model, dims, to_blob(vector))
+                    for position, (text, vector) in enumerate(zip(texts, vectors, strict=True))
+                ],
+            )
+
+    async def switch(self, guild_id: int, model: str, dimensions: int) -> int:
+        """Every document with new vectors now uses them, the old ones go; documents switched."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE kb_documents SET model = ?, dimensions = ? WHERE guild_id = ?"
+                " AND NOT (model = ? AND dimensions = ?) AND id IN (SELECT document_id FROM kb_chunks"
+                " WHERE guild_id = ? AND model = ? AND dimensions = ?)",
+                (model, dimensions, guild_id, model, dimensions, guild_id, model, dimensions),
+            )
+            switched = cursor.rowcount
+            await conn.execute(
+                "DELETE FROM kb_chunks WHERE guild_id = ? AND NOT (model = ? AND dimensions = ?)",
+                (guild_id, model, dimensions),
+            )
+        return int(switched)
+
+    async def discard(self, guild_id: int, model: str, dimensions: int) -> None:
+        """Drop new vectors of documents not switched (a cancelled or failed re-index)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM kb_chunks WHERE guild_id = ? AND model = ? AND dimensions = ? AND document_id IN"
+                " (SELECT id FROM kb_documents WHERE guild_id = ? AND NOT (model = ? AND dimensions = ?))",
+                (guild_id, model, dimensions, guild_id, model, dimensions),
+            )

@@ -282,3 +282,41 @@ async def test_a_pdf_is_read_through_pypdf_and_a_broken_one_is_refused(world: Wo
         broken == "`broken.pdf` could not be read (a damaged or password-protected PDF?). Nothing was added."
     )
     assert len(await world.documents()) == 1
+
+
+async def test_a_model_change_is_reindexed_and_search_uses_the_old_index_until_then(world: World) -> None:
+    await world.add(text=RULES, title="Rules")
+    await world.add(text=RECIPES, title="Recipes")
+    await world.bot.feature_settings.update(
+        world.guild.id, KB, model="text-embedding-3-large", dimensions=256
+    )
+    # Before the re-index: the query is embedded with the model the documents were indexed with.
+    shown = await world.reply(world.member, "kb search", query="when do voice channels close")
+    assert shown.splitlines()[1].startswith("[1] **Rules**")
+    assert world.embedding_requests()[-1].json["model"] == "text-embedding-3-small"
+
+    # A failure half-way leaves the old index whole and no new vectors behind.
+    world.cog.embedder.concurrency = 1
+    world.fake.add_fault(Fault(path="/v1/embeddings", times=1))
+    world.fake.add_fault(Fault(path="/v1/embeddings", status=500, times=1))
+    failed = await world.reply(world.admin, "kb reindex")
+    assert failed.startswith("⚠️ The re-index stopped and search keeps using the previous index")
+    rows = await world.bot.db.fetchall("SELECT model, dimensions, COUNT(*) FROM kb_chunks GROUP BY 1, 2")
+    assert [tuple(r) for r in rows] == [("text-embedding-3-small", 512, 4)]
+
+    done = await world.reply(world.admin, "kb reindex")
+    assert done == "✅ Re-indexed 2 documents with `text-embedding-3-large`; search now uses it."
+    rows = await world.bot.db.fetchall("SELECT model, dimensions, COUNT(*) FROM kb_chunks GROUP BY 1, 2")
+    assert [tuple(r) for r in rows] == [("text-embedding-3-large", 256, 4)]
+    assert {(d.model, d.dimensions) for d in await world.documents()} == {("text-embedding-3-large", 256)}
+    shown = await world.reply(world.member, "kb search", query="when do voice channels close")
+    assert shown.splitlines()[1].startswith("[1] **Rules**")
+    assert world.embedding_requests()[-1].json == {
+        "input": ["when do voice channels close"],
+        "model": "text-embedding-3-large",
+        "dimensions": 256,
+        "encoding_format": "base64",
+    }
+    assert await world.reply(world.admin, "kb reindex") == (
+        "Every document is already indexed with `text-embedding-3-large`."
+    )
