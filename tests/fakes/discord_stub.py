@@ -409,6 +409,8 @@ class DiscordStub:
                 return _json(
                     [
                         {
+                            # Discord answers context menus (sent without one) with an empty description.
+                            "description": "",
                             **c,
                             "id": str(self.snowflake()),
                             "application_id": str(APPLICATION_ID),
