@@ -6,6 +6,8 @@ Each test asserts what members see and what was stored or sent to the API.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import discord
@@ -320,3 +322,30 @@ async def test_a_model_change_is_reindexed_and_search_uses_the_old_index_until_t
     assert await world.reply(world.admin, "kb reindex") == (
         "Every document is already indexed with `text-embedding-3-large`."
     )
+
+
+async def test_cancel_stops_the_ingestion_and_stores_nothing(world: World) -> None:
+    world.fake.add_fault(Fault(path="/v1/embeddings", delay=3.0, times=1))
+    env = world.env
+
+    async def brief(**_: Any) -> None:
+        await asyncio.sleep(0.01)
+
+    # Start /kb add without waiting for the bot to finish (simcord's verbs wait until it is idle).
+    env._settle_internal = brief
+    try:
+        started = await world.admin.slash(world.channel, "kb add", text=RULES, title="Rules")
+    finally:
+        del env._settle_internal
+    deadline = time.monotonic() + 10
+    while not (started.response and started.response.components):
+        assert time.monotonic() < deadline, "no progress bar with a Cancel button appeared"
+        await asyncio.sleep(0.02)
+    assert started.response.content == "📚 Adding **Rules**: ▱▱▱▱▱▱▱▱▱▱▱▱ 0% · 0/3 passages"
+
+    await world.admin.click(started.response.message, label="Cancel")
+    while started.response.content.startswith("📚"):
+        assert time.monotonic() < deadline, "the ingestion was not cancelled"
+        await asyncio.sleep(0.02)
+    assert started.response.content == "⏹️ Cancelled: nothing of **Rules** was added."
+    assert await world.documents() == []
