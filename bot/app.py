@@ -46,6 +46,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.config",
     "cogs.usage",
     "cogs.finetune",
+    "cogs.knowledge",
 )
 
 

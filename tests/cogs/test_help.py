@@ -24,22 +24,27 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
     embed = result.response.embeds[0]
     assert embed.title == "What I can do"
     assert embed.description.splitlines() == [
+        "`/ask` — Ask a question answered from the server's knowledge base",
         "`/chat` — Conversations with the AI model in threads",
         "`/config` — Show and change this server's bot settings",
         "`/files` — This server's files at OpenAI",
         "`/finetune` — Train a model on this server's examples",
         "`/help` — Show the bot's commands and this server's features",
         "`/imagine` — Draw images from a prompt, or edit an image you attach",
+        "`/kb` — The server's knowledge base",
         "`/moderate` — See how the moderation model scores a text (only you see it)",
         "`/moderation` — Automatic moderation of this server",
         "`/transcribe` — Turn an audio file into text",
         "`/usage` — AI usage and cost in this server",
         "`/write` — Write text with the AI model, streamed as it is generated",
     ]
-    features = embed.fields[0]
-    assert features.name == "Features in this server"
+    assert embed.fields[0].name == "Features in this server"
+    # The features continue in untitled fields when they outgrow one field's 1,024 characters.
+    assert all(len(field.value) <= 1024 for field in embed.fields)
+    assert all(field.name == "\u200b" for field in embed.fields[1:])
+    lines = [line for field in embed.fields for line in field.value.splitlines()]
     # Only what is loaded: no feature this bot does not have is listed as enabled.
-    assert features.value.splitlines() == [
+    assert lines == [
         "✅ Text writing — /write completes your prompt, streamed as it is written",
         "✅ Conversations — /chat new opens a thread where the model answers every message",
         "✅ Image generation — /imagine draws or edits images, shown as they form",
@@ -52,6 +57,7 @@ async def test_help_in_english_lists_loaded_commands_and_features(simcord_env: A
         "✅ Usage reports — /usage shows what the AI cost, with budgets and a chart",
         "✅ Fine-tuning — /files and /finetune (Manage Server): train a model on this server's examples,"
         " then use it in /write and /chat",
+        "✅ Knowledge base — /kb add builds the server's knowledge base; /ask answers from it with sources",
     ]
 
 
@@ -69,12 +75,14 @@ async def test_help_follows_the_servers_language_and_settings_and_no_other_serve
     assert embed.title == "我能做什么"
     # Commands are named as a zh-CN client shows them.
     assert embed.description.splitlines() == [
+        "`/提问` — 提问，由服务器知识库回答",
         "`/对话` — 在子区中与 AI 模型对话",
         "`/设置` — 查看和修改本服务器的机器人设置",
         "`/文件` — 本服务器在 OpenAI 的文件",
         "`/微调` — 用本服务器的示例训练模型",
         "`/帮助` — 显示机器人的命令和本服务器启用的功能",
         "`/绘图` — 根据提示生成图片，或编辑你附加的图片",
+        "`/知识库` — 服务器知识库",
         "`/审核` — 查看审核模型对一段文字的评分（仅你可见）",
         "`/自动审核` — 本服务器的自动审核",
         "`/转写` — 把音频文件转成文字",

@@ -1,0 +1,55 @@
+"""Where an /ask answer's messages go: the deferred reply first, then followups.
+Nothing sent pings anyone."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+
+from bot.discord_io.mentions import NO_PINGS
+
+
+class InteractionSink:
+    """MessageSink over an interaction's webhook; `ref` is the message sent."""
+
+    def __init__(self, interaction: discord.Interaction[Any]) -> None:
+        self._interaction = interaction
+        self._used_original = False
+
+    async def send_new(
+        self, content: str, *, view: discord.ui.View | None = None, files: Sequence[discord.File] = ()
+    ) -> discord.Message:
+        if not self._used_original:
+            self._used_original = True
+            return await self._interaction.edit_original_response(
+                content=content, view=view, attachments=list(files), allowed_mentions=NO_PINGS
+            )
+        return await self._interaction.followup.send(
+            content,
+            view=view or discord.utils.MISSING,
+            files=list(files),
+            wait=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    async def edit(
+        self,
+        ref: discord.Message,
+        content: str,
+        *,
+        view: discord.ui.View | None = None,
+        attachments: Sequence[discord.File] | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
+        if view is not None:
+            kwargs["view"] = view
+        if attachments is not None:
+            kwargs["attachments"] = list(attachments)
+        await ref.edit(**kwargs)
+
+    async def delete(self, ref: discord.Message) -> None:
+        with contextlib.suppress(discord.NotFound):
+            await ref.delete()
