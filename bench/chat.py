@@ -67,7 +67,7 @@ class RecordingThread:
 
     def __init__(self, thread_id: int, guild_id: int) -> None:
         self.id = thread_id
-        self.guild = SimpleNamespace(id=guild_id)
+        self.guild = SimpleNamespace(id=guild_id, get_member=lambda _member_id: None)
         self.contents: dict[int, str] = {}
         self._next = 1
 
@@ -129,10 +129,12 @@ async def _fill(repo: Any, conversation: Any, count: int) -> None:
 
 
 async def _run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
-    from bot.db import Database, FeatureSettingsRepo
+    from bot.db import Database, FeatureSettingsRepo, GuildSettingsRepo
     from bot.discord_io.edit_scheduler import EditScheduler
     from bot.openai_api import OpenAIClient
+    from bot.output_review import OutputReview
     from bot.usage import PricingTable, UsageLedger
+    from bot.usage.budgets import Budgets
     from cogs.chat.cog import ChatCog
     from cogs.chat.context import ContextWindow, build_context
     from cogs.chat.conversations import ConversationRepo
@@ -144,14 +146,20 @@ async def _run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
         assert FEATURE.migrations is not None
         await db.migrate_feature(FEATURE.name, FEATURE.migrations)
         repo = ConversationRepo(db)
-        ledger = UsageLedger(db, PricingTable.load(None))
+        pricing = PricingTable.load(None)
+        ledger = UsageLedger(db, pricing)
         await ledger.start()
         api = OpenAIClient(api_key=API_KEY, base_url=base_url, max_retries=0)
         jumping = JumpingClock()
         scheduler = EditScheduler(clock=jumping.clock, sleep=jumping.sleep)
+        # What a turn reaches through the bot: the real services, budgets and output review included.
         bot = SimpleNamespace(
             db=db,
             feature_settings=FeatureSettingsRepo(db),
+            guild_settings=GuildSettingsRepo(db),
+            budgets=Budgets(db),
+            pricing=pricing,
+            output_review=OutputReview(),
             api=api,
             edit_scheduler=scheduler,
             ledger=ledger,
