@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot.discord_io.interaction_sink import InteractionSink
 from bot.discord_io.live_text import LiveTextSequence
 from bot.discord_io.mentions import NO_PINGS
 from bot.discord_io.replies import reply_privately
@@ -47,7 +48,6 @@ from cogs.knowledge.feature import (
 )
 from cogs.knowledge.index import IndexCache, ServerIndex
 from cogs.knowledge.progress import CancelView, ProgressReporter
-from cogs.knowledge.sink import InteractionSink
 from cogs.knowledge.store import Document, Kind, KnowledgeRepo, Passage, Reindexing
 
 if TYPE_CHECKING:

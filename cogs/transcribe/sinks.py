@@ -9,50 +9,8 @@ from typing import Any
 
 import discord
 
+from bot.discord_io.interaction_sink import InteractionSink
 from bot.discord_io.mentions import NO_PINGS
-
-
-class InteractionSink:
-    """First message fills the "thinking…" placeholder; more messages are followups."""
-
-    def __init__(self, interaction: discord.Interaction[Any]) -> None:
-        self._interaction = interaction
-        self._used_original = False
-
-    async def send_new(
-        self, content: str, *, view: discord.ui.View | None = None, files: Sequence[discord.File] = ()
-    ) -> discord.Message:
-        if not self._used_original:
-            self._used_original = True
-            return await self._interaction.edit_original_response(
-                content=content, view=view, attachments=list(files), allowed_mentions=NO_PINGS
-            )
-        return await self._interaction.followup.send(
-            content,
-            view=view or discord.utils.MISSING,
-            files=list(files),
-            wait=True,
-            allowed_mentions=NO_PINGS,
-        )
-
-    async def edit(
-        self,
-        ref: discord.Message,
-        content: str,
-        *,
-        view: discord.ui.View | None = None,
-        attachments: Sequence[discord.File] | None = None,
-    ) -> None:
-        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
-        if view is not None:
-            kwargs["view"] = view
-        if attachments is not None:
-            kwargs["attachments"] = list(attachments)
-        await ref.edit(**kwargs)
-
-    async def delete(self, ref: discord.Message) -> None:
-        with contextlib.suppress(discord.NotFound):
-            await ref.delete()
 
 
 class ReplySink:
@@ -91,3 +49,6 @@ class ReplySink:
     async def delete(self, ref: discord.Message) -> None:
         with contextlib.suppress(discord.NotFound):
             await ref.delete()
+
+
+__all__ = ["InteractionSink", "ReplySink"]

@@ -1,5 +1,5 @@
-"""Where an /ask answer's messages go: the deferred reply first, then followups.
-Nothing sent pings anyone."""
+"""Live text sent through an interaction: the deferred "thinking…" reply first, then followups.
+A MessageSink for LiveTextSequence shared by features; nothing sent pings anyone."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.discord_io.mentions import NO_PINGS
 
 
 class InteractionSink:
-    """MessageSink over an interaction's webhook; `ref` is the message sent."""
+    """MessageSink over an interaction's webhook; the first message fills the placeholder."""
 
     def __init__(self, interaction: discord.Interaction[Any]) -> None:
         self._interaction = interaction
