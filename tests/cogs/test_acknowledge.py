@@ -145,3 +145,24 @@ async def test_the_helper_reports_a_late_acknowledgement(
     )
     assert result.acknowledged
     assert 2.0 <= delay < 3.0
+
+
+@pytest.mark.parametrize(
+    ("path", "invocation", "options"),
+    [
+        ("/v1/chat/completions", "chat new", {"message": "Hello [[words:3]]"}),
+        ("/v1/moderations", "moderate", {"text": "a calm sentence"}),
+        ("/v1/embeddings", "ask", {"question": "What are the rules?"}),
+    ],
+)
+async def test_commands_with_a_slow_api_are_acknowledged_before_calling_it(
+    simcord_env: Any, fake_openai_threaded: Any, path: str, invocation: str, options: dict[str, Any]
+) -> None:
+    guild = simcord_env.create_guild()
+    channel = guild.create_text_channel("general")
+    alice = guild.add_member(simcord_env.create_user("alice"))
+    fake_openai_threaded.clear_faults()
+    fake_openai_threaded.add_fault(Fault(path=path, delay=2.0, times=None))
+    delay, result = await acknowledgement_delay(simcord_env, alice.slash(channel, invocation, **options))
+    assert result.acknowledged and delay < ACK_LIMIT, f"/{invocation} acknowledged after {delay:.2f} s"
+    assert fake_openai_threaded.requests_to(path, "POST"), "the slow endpoint was really called"
