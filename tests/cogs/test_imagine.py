@@ -25,6 +25,7 @@ from bot.settings import Settings
 from cogs.imagine import FEATURE as IMAGINE
 from tests.cogs.ack import acknowledgement_delay
 from tests.cogs.conftest import assert_errors
+from tests.cogs.simcord_hooks import without_settling
 from tests.conftest import make_settings
 from tests.fakes.openai_server import Fault
 from tests.fakes.png import make_png
@@ -570,17 +571,8 @@ async def test_regenerating_an_edit_fetches_its_source_image_again(world: World)
 async def test_an_expired_interaction_token_still_delivers_the_images(world: World) -> None:
     world.fake.stream_delay = 0.3
     env = world.env
-    original = env._settle_internal
-
-    async def brief(**_: Any) -> None:
-        await asyncio.sleep(0.05)
-
-    env._settle_internal = brief  # start the request and come back while it streams
-    try:
+    async with without_settling(env):  # start the request and come back while it streams
         await world.alice.slash(world.channel, "imagine", prompt="a long night", n=2)
-    finally:
-        del env._settle_internal
-        assert env._settle_internal == original
     deadline = time.perf_counter() + 30
     while not any("Preview" in str(e.get("content", "")) for e in original_edits(world)):
         assert time.perf_counter() < deadline

@@ -17,6 +17,7 @@ from bot.app import OpenAIBot
 from cogs.knowledge import FEATURE as KB
 from cogs.knowledge.embedder import EmbeddingLimits
 from tests.cogs.conftest import assert_errors
+from tests.cogs.simcord_hooks import without_settling
 from tests.fakes.faults import Fault
 
 RULES = (
@@ -326,17 +327,9 @@ async def test_a_model_change_is_reindexed_and_search_uses_the_old_index_until_t
 
 async def test_cancel_stops_the_ingestion_and_stores_nothing(world: World) -> None:
     world.fake.add_fault(Fault(path="/v1/embeddings", delay=3.0, times=1))
-    env = world.env
-
-    async def brief(**_: Any) -> None:
-        await asyncio.sleep(0.01)
-
     # Start /kb add without waiting for the bot to finish (simcord's verbs wait until it is idle).
-    env._settle_internal = brief
-    try:
+    async with without_settling(world.env, pause=0.01):
         started = await world.admin.slash(world.channel, "kb add", text=RULES, title="Rules")
-    finally:
-        del env._settle_internal
     deadline = time.monotonic() + 10
     while not (started.response and started.response.components):
         assert time.monotonic() < deadline, "no progress bar with a Cancel button appeared"
