@@ -21,3 +21,14 @@ def compute_cost(pricing: PricingTable, event: UsageEvent) -> Decimal:
         image_quality=event.image_quality,
         audio_seconds=event.audio_seconds,
     )
+
+
+def format_usd(cost: Decimal) -> str:
+    """A cost as footers show it: cents from one cent up, else the significant digits; never '$0.'."""
+    if cost == 0:
+        return "$0"
+    if cost >= Decimal("0.01"):
+        return f"${cost:.2f}"
+    if cost < Decimal("0.000001"):
+        return "<$0.000001"
+    return "$" + f"{cost:.6f}".rstrip("0").rstrip(".")

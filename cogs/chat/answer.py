@@ -22,6 +22,7 @@ from bot.i18n import t
 from bot.openai_api import BadRequestError, ChatParameterError, ChatStream, NotFoundError, OpenAIError
 from bot.usage import UsageEvent
 from bot.usage.budgets import BudgetExceeded, Reservation
+from bot.usage.cost import format_usd
 from bot.usage.refusal import budget_refusal_text
 from cogs.chat.conversations import Conversation, ConversationRepo, StoredMessage
 from cogs.chat.feature import FEATURE, MAX_ANSWER_TOKENS
@@ -38,16 +39,6 @@ log = logging.getLogger(__name__)
 RENDER_INTERVAL = 0.25
 FIRST_RENDER_MIN_CHARS = 24
 FIRST_RENDER_MAX_WAIT = 0.4
-
-
-def format_usd(cost: Decimal) -> str:
-    if cost == 0:
-        return "$0"
-    if cost >= Decimal("0.01"):
-        return f"${cost:.2f}"
-    if cost < Decimal("0.000001"):
-        return "<$0.000001"
-    return "$" + f"{cost:.6f}".rstrip("0").rstrip(".")
 
 
 @dataclass(slots=True)

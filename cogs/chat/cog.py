@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,6 +19,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands, tasks
 
+from bot.cooldowns import Cooldowns
 from bot.discord_io.mentions import NO_PINGS
 from bot.discord_io.replies import reply_privately
 from bot.error_handler import handle_app_command_error
@@ -59,22 +59,6 @@ class ChatError(UserFacingError):
     def __init__(self, key: str, **params: Any) -> None:
         self.key = key
         super().__init__(**params)
-
-
-class Cooldowns:
-    """Per guild and member: when they may start their next conversation (monotonic clock)."""
-
-    def __init__(self) -> None:
-        self._next: dict[tuple[int, int], float] = {}
-
-    def remaining(self, guild_id: int, user_id: int) -> float:
-        return max(0.0, self._next.get((guild_id, user_id), 0.0) - time.monotonic())
-
-    def start(self, guild_id: int, user_id: int, seconds: float) -> None:
-        now = time.monotonic()
-        self._next[(guild_id, user_id)] = now + seconds
-        if len(self._next) > 10_000:
-            self._next = {key: when for key, when in self._next.items() if when > now}
 
 
 def thread_name(user: discord.abc.User, message: str | None) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands, tasks
 
+from bot.cooldowns import Cooldowns
 from bot.discord_io.replies import reply_privately
 from bot.error_handler import handle_app_command_error
 from bot.errors import Cooldown, UserFacingError
@@ -84,26 +84,6 @@ class BadAttachment(UserFacingError):
 
 class NoImageInMessage(UserFacingError):
     key = "imagine.error.no_image_in_message"
-
-
-class Cooldowns:
-    """Per guild and member: when they may start the next request (on the monotonic clock)."""
-
-    def __init__(self) -> None:
-        self._next: dict[tuple[int, int], float] = {}
-
-    def remaining(self, guild_id: int, user_id: int) -> float:
-        return max(0.0, self._next.get((guild_id, user_id), 0.0) - time.monotonic())
-
-    def start(self, guild_id: int, user_id: int, seconds: float) -> None:
-        now = time.monotonic()
-        self._next[(guild_id, user_id)] = now + seconds
-        if len(self._next) > 10_000:  # forget expired entries now and then
-            self._next = {key: when for key, when in self._next.items() if when > now}
-
-    def cancel(self, guild_id: int, user_id: int) -> None:
-        """A request refused before anything was spent does not cost the member their turn."""
-        self._next.pop((guild_id, user_id), None)
 
 
 def _attachment_type(attachment: discord.Attachment) -> str:

@@ -17,6 +17,7 @@ from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.openai_api import BadRequestError, OpenAIError
 from bot.usage.budgets import BudgetExceeded
+from bot.usage.cost import format_usd
 from bot.usage.refusal import budget_refusal_text
 from cogs.transcribe import render
 from cogs.transcribe.audio_files import Refusal
@@ -39,14 +40,6 @@ class Section:
     outcome: Outcome | None = None
     #: Set when a budget refused this attachment (automatic mode then pauses until it resets).
     budget_refusal: BudgetExceeded | None = None
-
-
-def format_usd(cost: Decimal) -> str:
-    if cost == 0:
-        return "$0"
-    if cost >= Decimal("0.01"):
-        return f"${cost:.2f}"
-    return "$" + f"{cost:.6f}".rstrip("0").rstrip(".")
 
 
 def compose(sections: list[Section], fmt: Format, locale: str) -> str:

@@ -19,7 +19,7 @@ from bot.discord_io.live_text import LONG_TEXT_THRESHOLD, LiveTextSequence, long
 from bot.i18n import t
 from bot.openai_api import OpenAIError
 from bot.usage import UsageEvent
-from bot.usage.cost import compute_cost
+from bot.usage.cost import compute_cost, format_usd
 from bot.usage.estimate import estimate_tokens
 from cogs.write.endpoints import AnswerStream, open_answer_stream
 from cogs.write.sink import AnswerSink
@@ -34,16 +34,6 @@ log = logging.getLogger(__name__)
 # The first render waits for this many characters, or this long after the first token.
 FIRST_RENDER_MIN_CHARS = 24
 FIRST_RENDER_MAX_WAIT = 0.4
-
-
-def format_usd(cost: Decimal) -> str:
-    if cost == 0:
-        return "$0"
-    if cost >= Decimal("0.01"):
-        return f"${cost:.2f}"
-    if cost < Decimal("0.000001"):
-        return "<$0.000001"
-    return "$" + f"{cost:.6f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

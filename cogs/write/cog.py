@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands, tasks
 
+from bot.cooldowns import Cooldowns
 from bot.discord_io.mentions import NO_PINGS
 from bot.discord_io.replies import reply_privately
 from bot.error_handler import handle_app_command_error, known_error_text
@@ -82,27 +82,6 @@ def continuation_prompt(session: WriteSession, limit: int = CONTINUE_CONTEXT_CHA
     tail = text[-limit:]
     space = tail.find(" ", 0, 200)
     return tail[space + 1 :] if space >= 0 else tail
-
-
-class Cooldowns:
-    """Per guild and member: when they may start the next answer (on the monotonic clock)."""
-
-    def __init__(self) -> None:
-        self._next: dict[tuple[int, int], float] = {}
-
-    def remaining(self, guild_id: int, user_id: int) -> float:
-        return max(0.0, self._next.get((guild_id, user_id), 0.0) - time.monotonic())
-
-    def start(self, guild_id: int, user_id: int, seconds: float) -> None:
-        now = time.monotonic()
-        self._next[(guild_id, user_id)] = now + seconds
-        # Forget expired entries now and then so the dict does not grow with every member ever seen.
-        if len(self._next) > 10_000:
-            self._next = {key: when for key, when in self._next.items() if when > now}
-
-    def cancel(self, guild_id: int, user_id: int) -> None:
-        """A refused request (nothing was spent) does not cost the member their turn."""
-        self._next.pop((guild_id, user_id), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.cooldowns import Cooldowns
 from bot.model_catalog import is_completion_model
 from bot.usage.estimate import estimate_tokens
 from cogs.write.answer import format_usd
-from cogs.write.cog import Cooldowns
 from cogs.write.sink import token_expired
 
 
@@ -53,7 +53,7 @@ def test_completion_model_filter(model: str, openai: bool, expected: bool) -> No
 
 def test_cooldowns_are_per_guild_and_member(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
-    monkeypatch.setattr("cogs.write.cog.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("bot.cooldowns.time.monotonic", lambda: now[0])
     cooldowns = Cooldowns()
     cooldowns.start(1, 10, 5.0)
     assert cooldowns.remaining(1, 10) == 5.0
