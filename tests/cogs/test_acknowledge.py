@@ -153,6 +153,9 @@ async def test_the_helper_reports_a_late_acknowledgement(
         ("/v1/chat/completions", "chat new", {"message": "Hello [[words:3]]"}),
         ("/v1/moderations", "moderate", {"text": "a calm sentence"}),
         ("/v1/embeddings", "ask", {"question": "What are the rules?"}),
+        ("/v1/images/generations", "imagine", {"prompt": "a lighthouse at dawn"}),
+        # The fake transcribes these bytes as the text after the marker.
+        ("/v1/audio/transcriptions", "transcribe", {"file": ("talk.wav", b"FAKE-TRANSCRIPT:hello there")}),
     ],
 )
 async def test_commands_with_a_slow_api_are_acknowledged_before_calling_it(

@@ -17,10 +17,8 @@ import pytest
 from bot.app import OpenAIBot
 from cogs.transcribe import FEATURE as TRANSCRIBE
 from tests.cogs.conftest import assert_errors
-from tests.cogs.simcord_hooks import without_settling
+from tests.cogs.simcord_hooks import post_voice_message, without_settling
 from tests.fakes.openai_server import Fault
-
-VOICE_FLAG = 1 << 13
 
 
 def speech(text: str) -> bytes:
@@ -57,17 +55,9 @@ class World:
     async def voice_message(
         self, member: Any, text: str, *, seconds: float = 3.0, channel: Any = None
     ) -> Any:
-        """A voice message as Discord delivers it: flag 1 << 13, one OGG attachment with duration."""
-        backend = self.env.backend
+        """A voice message from `member`, as Discord delivers it."""
         channel = channel or self.channel
-        (attachment,) = backend.store_attachments(channel.id, [("voice-message.ogg", speech(text))])
-        attachment.update(content_type="audio/ogg", duration_secs=seconds, waveform="AAAA")
-        message = backend.create_message(
-            channel.id, member.id, "", attachments=[attachment], flags=VOICE_FLAG
-        )
-        self.env._mark_mutation()
-        await self.env._settle_internal(dispatch="TEST.voice_message")
-        return message
+        return await post_voice_message(self.env, channel.id, member.id, speech(text), seconds=seconds)
 
     async def enable_automatic(self, **changes: Any) -> None:
         changes.setdefault("auto_channel_ids", (self.channel.id,))
