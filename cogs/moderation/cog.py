@@ -365,7 +365,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         )
 
     async def status_text(self, guild_id: int, locale: str, settings: Any) -> str:
-        """The last 24 hours, as /moderation status (and /config moderation status) show them."""
+        """The last 24 hours, as /moderation status shows them."""
         counts = await self.records.status(guild_id)
         state = "on" if settings is not None and settings.enabled else "off"
         return t("moderation.status", locale, state=t(f"moderation.state.{state}", locale), **counts)
