@@ -3,16 +3,16 @@ A MessageSink for LiveTextSequence shared by features; nothing sent pings anyone
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import discord
 
 from bot.discord_io.mentions import NO_PINGS
+from bot.discord_io.sent_messages import EditsSentMessages
 
 
-class InteractionSink:
+class InteractionSink(EditsSentMessages):
     """MessageSink over an interaction's webhook; the first message fills the placeholder."""
 
     def __init__(self, interaction: discord.Interaction[Any]) -> None:
@@ -34,22 +34,3 @@ class InteractionSink:
             wait=True,
             allowed_mentions=NO_PINGS,
         )
-
-    async def edit(
-        self,
-        ref: discord.Message,
-        content: str,
-        *,
-        view: discord.ui.View | None = None,
-        attachments: Sequence[discord.File] | None = None,
-    ) -> None:
-        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
-        if view is not None:
-            kwargs["view"] = view
-        if attachments is not None:
-            kwargs["attachments"] = list(attachments)
-        await ref.edit(**kwargs)
-
-    async def delete(self, ref: discord.Message) -> None:
-        with contextlib.suppress(discord.NotFound):
-            await ref.delete()

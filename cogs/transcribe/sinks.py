@@ -3,7 +3,6 @@ reply to the member's message in the channel. Both ping nobody."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +10,10 @@ import discord
 
 from bot.discord_io.interaction_sink import InteractionSink
 from bot.discord_io.mentions import NO_PINGS
+from bot.discord_io.sent_messages import EditsSentMessages
 
 
-class ReplySink:
+class ReplySink(EditsSentMessages):
     """First message replies to the member's audio (without pinging them); more go to the channel."""
 
     def __init__(self, message: discord.Message) -> None:
@@ -30,25 +30,6 @@ class ReplySink:
                 content, mention_author=False, allowed_mentions=NO_PINGS, **kwargs
             )
         return await self._message.channel.send(content, allowed_mentions=NO_PINGS, **kwargs)
-
-    async def edit(
-        self,
-        ref: discord.Message,
-        content: str,
-        *,
-        view: discord.ui.View | None = None,
-        attachments: Sequence[discord.File] | None = None,
-    ) -> None:
-        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
-        if view is not None:
-            kwargs["view"] = view
-        if attachments is not None:
-            kwargs["attachments"] = list(attachments)
-        await ref.edit(**kwargs)
-
-    async def delete(self, ref: discord.Message) -> None:
-        with contextlib.suppress(discord.NotFound):
-            await ref.delete()
 
 
 __all__ = ["InteractionSink", "ReplySink"]

@@ -15,6 +15,7 @@ from typing import Any
 import discord
 
 from bot.discord_io.mentions import NO_PINGS
+from bot.discord_io.sent_messages import edit_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +105,7 @@ class AnswerSink:
         view: discord.ui.View | None = None,
         attachments: Sequence[discord.File] | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
-        if view is not None:
-            kwargs["view"] = view
-        if attachments is not None:
-            kwargs["attachments"] = list(attachments)
+        kwargs = edit_kwargs(content, view, attachments)
         if self._token_alive() and isinstance(ref, discord.WebhookMessage | discord.InteractionMessage):
             try:
                 await ref.edit(**kwargs)
