@@ -19,6 +19,7 @@ from bot.clients import build_api_client
 from bot.discord_io.mentions import NO_PINGS
 from bot.i18n import t
 from bot.openai_api import OpenAIError
+from bot.retention import purge_past_retention
 from bot.usage import UsageEvent
 from cogs.moderation.actions import FlagActions
 from cogs.moderation.feature import FEATURE, ModerationSettings
@@ -103,17 +104,9 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     async def purge_old_excerpts(self) -> int:
         """Drop flagged messages' text past each server's `keep_excerpt_days`."""
-        try:
-            customised = await self.bot.feature_settings.customised(FEATURE)
-            days = {
-                guild_id: s.keep_excerpt_days
-                for guild_id, s in customised.items()
-                if isinstance(s, ModerationSettings)
-            }
-            return await self.records.purge(ModerationSettings().keep_excerpt_days, days)
-        except Exception:
-            log.exception("moderation: could not purge old excerpts; trying again later")
-            return 0
+        return await purge_past_retention(
+            self.bot.feature_settings, FEATURE, "keep_excerpt_days", self.records.purge, "moderation excerpts"
+        )
 
     # -- intake ----------------------------------------------------------------------------------
 

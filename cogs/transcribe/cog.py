@@ -17,6 +17,7 @@ from discord.ext import commands, tasks
 from bot.discord_io.rest_budget import Priority, rest_priority
 from bot.errors import UserFacingError
 from bot.i18n import match_locale
+from bot.retention import purge_past_retention
 from cogs.transcribe.answer import Section, TranscriptionReply
 from cogs.transcribe.audio_files import Refusal, audio_attachments, is_audio, refusal_before_download
 from cogs.transcribe.feature import FEATURE, TranscribeSettings
@@ -90,20 +91,13 @@ class TranscribeCog(commands.Cog, name="Transcribe"):
 
     async def purge_old_transcripts(self, now: datetime) -> int:
         """Delete transcripts past each server's retention (`keep_transcripts_days`)."""
-        try:
-            customised = await self.bot.feature_settings.customised(FEATURE)
-            days = {
-                guild_id: s.keep_transcripts_days
-                for guild_id, s in customised.items()
-                if isinstance(s, TranscribeSettings)
-            }
-            deleted = await self.transcripts.purge(now, TranscribeSettings().keep_transcripts_days, days)
-        except Exception:
-            log.exception("Could not purge old transcripts; trying again later")
-            return 0
-        if deleted:
-            log.info("Purged %d transcripts past their retention", deleted)
-        return deleted
+        return await purge_past_retention(
+            self.bot.feature_settings,
+            FEATURE,
+            "keep_transcripts_days",
+            lambda default, days: self.transcripts.purge(now, default, days),
+            "transcripts",
+        )
 
     # -- checks -------------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from bot.error_handler import handle_app_command_error, known_error_text
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
 from bot.openai_api import BadRequestError, NotFoundError, OpenAIError
+from bot.retention import purge_past_retention
 from bot.usage.budgets import BudgetExceeded, Reservation
 from bot.usage.estimate import estimate_tokens
 from bot.usage.refusal import budget_refusal_text
@@ -347,20 +348,13 @@ class WriteCog(commands.Cog, name="Write"):
 
     async def purge_old_sessions(self, now: datetime) -> int:
         """Delete prompts and answers past each server's retention (`keep_sessions_days`)."""
-        try:
-            customised = await self.bot.feature_settings.customised(FEATURE)
-            days = {
-                guild_id: s.keep_sessions_days
-                for guild_id, s in customised.items()
-                if isinstance(s, WriteSettings)
-            }
-            deleted = await self.sessions.purge(now, WriteSettings().keep_sessions_days, days)
-        except Exception:
-            log.exception("Could not purge old /write sessions; trying again later")
-            return 0
-        if deleted:
-            log.info("Purged %d /write sessions past their retention", deleted)
-        return deleted
+        return await purge_past_retention(
+            self.bot.feature_settings,
+            FEATURE,
+            "keep_sessions_days",
+            lambda default, days: self.sessions.purge(now, default, days),
+            "/write sessions",
+        )
 
     # -- buttons --------------------------------------------------------------------------------
 
