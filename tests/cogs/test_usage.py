@@ -20,6 +20,10 @@ from bot.app import OpenAIBot
 from bot.usage import UsageEvent
 from tests.cogs.conftest import assert_errors
 
+# The first chart imports matplotlib, off the event loop but within simcord's settle step: several
+# seconds on a loaded machine, more than simcord's default 5 s.
+pytestmark = pytest.mark.simcord(settle_timeout=30.0)
+
 
 class World:
     def __init__(self, env: Any) -> None:
