@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -60,7 +60,7 @@ class Follower:
     A job's interval starts at `first_interval`, doubles while its status stays the same up to
     `max_interval`, and starts over after each change (jobs speed up and slow down between phases).
     A training job costs two requests a look (the job, then its latest metrics events).
-    `clock` is Discord's clock (simcord moves it in tests); `sleep` paces the ticks.
+    `clock` is discord.py's clock, which simcord moves in tests together with the ticks' sleeps.
     """
 
     def __init__(
@@ -73,7 +73,6 @@ class Follower:
         first_interval: float = 30.0,
         max_interval: float = 600.0,
         clock: Callable[[], datetime] = discord.utils.utcnow,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._bot = bot
         self._store = store
@@ -82,7 +81,6 @@ class Follower:
         self.first_interval = first_interval
         self.max_interval = max_interval
         self.clock = clock
-        self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -102,17 +100,15 @@ class Follower:
                 await self.poll_due()
             except Exception:  # the follower must outlive any one bad poll
                 log.exception("Fine-tuning follower tick failed; trying again next tick")
-            await self._sleep(self.tick)
+            await asyncio.sleep(self.tick)
 
-    async def poll_due(self) -> int:
-        """Look at the jobs whose turn has come, within this tick's request budget; returns how
-        many API requests were made."""
+    async def poll_due(self) -> None:
+        """Look at the jobs whose turn has come, within this tick's request budget."""
         budget = self.requests_per_tick
         for row in await self._store.due_jobs(self.clock(), budget):
             if budget <= 0:
                 break  # the rest are still due and go first next tick (most overdue first)
             budget -= await self.poll(row, spare=budget - 1)
-        return self.requests_per_tick - budget
 
     async def poll(self, row: JobRow, spare: int = 1) -> int:
         """Look at one job: save its status, edit its status message at a new status or milestone,
