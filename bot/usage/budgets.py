@@ -123,6 +123,7 @@ class _Ask:
     amount: Decimal
     monthly: Decimal | None
     daily: Decimal | None
+    ttl: timedelta | None
     future: asyncio.Future[Reservation]
 
 
@@ -175,14 +176,16 @@ class Budgets:
         amount: Decimal,
         settings: GuildSettings,
         role_ids: Iterable[int] = (),
+        ttl: timedelta | None = None,
     ) -> Reservation:
-        """Hold `amount` USD, or raise BudgetExceeded naming the budget it does not fit."""
+        """Hold `amount` USD, or raise BudgetExceeded naming the budget it does not fit. `ttl`
+        replaces the default lifetime for work that outlives a call (a fine-tuning job)."""
         monthly = settings.monthly_budget_usd
         daily = None if self.member_is_exempt(settings, role_ids) else settings.member_daily_budget_usd
         if monthly is None and daily is None:
             return Reservation(None, guild_id, amount)
         future: asyncio.Future[Reservation] = asyncio.get_running_loop().create_future()
-        self._submit(_Ask(guild_id, user_id, feature, amount, monthly, daily, future))
+        self._submit(_Ask(guild_id, user_id, feature, amount, monthly, daily, ttl, future))
         return await future
 
     async def release(self, reservation: Reservation) -> None:
@@ -237,7 +240,7 @@ class Budgets:
 
     async def _decide(self, batch: list[_Ask | _Drop]) -> list[tuple[_Ask | _Drop, object]]:
         now = self._clock()
-        now_us, expires_us = to_epoch_us(now), to_epoch_us(now + self._ttl)
+        now_us = to_epoch_us(now)
         asks = [item for item in batch if isinstance(item, _Ask)]
         drops = [item for item in batch if isinstance(item, _Drop)]
         decided: list[tuple[_Ask | _Drop, object]] = [(drop, None) for drop in drops]
@@ -262,7 +265,14 @@ class Budgets:
                     " (guild_id, user_id, feature, cost_e10, created_at_us, expires_at_us)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (a.guild_id, a.user_id, a.feature, _units(a.amount), now_us, expires_us)
+                        (
+                            a.guild_id,
+                            a.user_id,
+                            a.feature,
+                            _units(a.amount),
+                            now_us,
+                            to_epoch_us(now + (a.ttl or self._ttl)),
+                        )
                         for a in accepted
                     ],
                 )

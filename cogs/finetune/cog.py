@@ -22,6 +22,8 @@ from discord.ext import commands
 from bot.discord_io.mentions import NO_PINGS
 from bot.openai_api import OpenAIError
 from bot.openai_api.errors import APIStatusError, NotFoundError
+from bot.usage.budgets import BudgetExceeded, Reservation
+from bot.usage.refusal import budget_refusal_text
 from cogs.finetune.export import Turn, example_line
 from cogs.finetune.feature import FEATURE, MODEL_FEATURES, FineTuningSettings
 from cogs.finetune.follower import Follower
@@ -42,6 +44,11 @@ MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 #: Uploaded files are "processed" within seconds; the bot waits this long, then creates the job anyway.
 PROCESSING_WAIT_SECONDS = 30.0
 SUFFIX_MAX = 64
+#: How long a job's budget reservation lasts if nobody releases it. The follower releases it when
+#: the job ends, even across restarts; this only bounds what a crash between reserving and storing
+#: the job leaves behind. Jobs take minutes to hours, queues sometimes a day: a week outlasts them
+#: (a job still running after that is recorded at its real cost when it ends, unheld meanwhile).
+JOB_RESERVATION_TTL = timedelta(days=7)
 #: The longest conversation one export reads (a thread's history or a reply chain).
 EXPORT_MAX_MESSAGES = 50
 
@@ -210,6 +217,7 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
+        tokens: int | None = None
         if purpose == "fine-tune":
             if not file.filename.endswith(".jsonl"):
                 await self._tell(interaction, ctx.t("files.error.not_jsonl"))
@@ -222,8 +230,9 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             if not report.ok:
                 await self._tell(interaction, report_text(report, file.filename, ctx.locale))
                 return
+            tokens = report.tokens
         try:
-            owned = await self._upload(guild_id, interaction.user.id, data, file.filename, purpose)
+            owned = await self._upload(guild_id, interaction.user.id, data, file.filename, purpose, tokens)
         except APIStatusError as exc:
             await self._tell(interaction, ctx.t("finetune.error.api", message=exc.message))
             return
@@ -267,14 +276,43 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
         )
 
     async def _upload(
-        self, guild_id: int, user_id: int, data: bytes, filename: str, purpose: str
+        self, guild_id: int, user_id: int, data: bytes, filename: str, purpose: str, tokens: int | None
     ) -> OwnedFile:
         created = await self.bot.api.files.create(file=data, filename=filename, purpose=purpose)
         owned = OwnedFile(
-            created.id, guild_id, user_id, created.filename or filename, len(data), purpose, utc_now()
+            created.id,
+            guild_id,
+            user_id,
+            created.filename or filename,
+            len(data),
+            purpose,
+            utc_now(),
+            tokens,
         )
         await self.store.add_file(owned)
         return owned
+
+    async def _reserve(
+        self, interaction: discord.Interaction[Any], ctx: InteractionContext, guild_id: int, cost: Decimal
+    ) -> Reservation:
+        """Hold the estimated training cost for as long as a job can run (raises BudgetExceeded)."""
+        user = interaction.user
+        assert ctx.guild is not None  # guild-only commands
+        return await self.bot.budgets.reserve(
+            guild_id=guild_id,
+            user_id=user.id,
+            feature=FEATURE.name,
+            amount=cost,
+            settings=ctx.guild,
+            role_ids=[role.id for role in getattr(user, "roles", ())],
+            ttl=JOB_RESERVATION_TTL,
+        )
+
+    async def _release(self, reservation: Reservation) -> None:
+        try:
+            await self.bot.budgets.release(reservation)
+        except Exception:
+            log.exception("Could not release budget reservation %s (it expires)", reservation.id)
 
     async def _wait_processed(self, file_id: str) -> None:
         """Jobs refuse files still being processed; wait (briefly) until the file says processed."""
@@ -362,8 +400,16 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
                 examples, tokens = report.examples, report.tokens
         if owned_training is not None:
             # Checked when it was uploaded; OpenAI does not give fine-tune files back to read again.
-            estimate_line = ctx.t("finetune.estimate.uploaded", name=owned_training.filename)
-            cost: Decimal | None = None
+            # A file checked before its tokens were kept is counted at a token per 4 bytes, more
+            # than its examples hold (the JSON around them counts too): the estimate errs high.
+            tokens = owned_training.tokens if owned_training.tokens is not None else owned_training.bytes // 4
+            cost = self.bot.pricing.training_cost(base, tokens * epochs)
+            estimate_line = ctx.t(
+                "finetune.estimate.uploaded",
+                name=owned_training.filename,
+                total=f"{tokens * epochs:,}",
+                cost=f"${cost:.2f}",
+            )
         else:
             cost = self.bot.pricing.training_cost(base, tokens * epochs)
             estimate_line = ctx.t(
@@ -380,6 +426,12 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
 
         async def start(button: discord.Interaction[Any]) -> None:
             await button.response.edit_message(content=ctx.t("finetune.starting"), view=None)
+            # The estimate is held against the budgets before anything is uploaded.
+            try:
+                reservation = await self._reserve(interaction, ctx, guild_id, cost)
+            except BudgetExceeded as refusal:
+                await interaction.edit_original_response(content=budget_refusal_text(refusal, ctx.locale))
+                return
             try:
                 row = await self._start(
                     interaction,
@@ -392,15 +444,24 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
                     validation,
                     suffix,
                     epochs,
+                    reservation,
+                    tokens,
                 )
+            except BaseException:
+                # No job was created: nothing will be trained, so nothing stays held.
+                await self._release(reservation)
+                raise
+            await interaction.edit_original_response(content=ctx.t("finetune.started", job=row.job_id))
+
+        async def start_or_explain(button: discord.Interaction[Any]) -> None:
+            try:
+                await start(button)
             except (FineTuningRefused, APIStatusError) as exc:
                 message = exc.message if isinstance(exc, APIStatusError) else str(exc)
                 await interaction.edit_original_response(content=ctx.t("finetune.error.api", message=message))
                 return
             except OpenAIError:
                 await interaction.edit_original_response(content=ctx.t("finetune.error.unreachable"))
-                return
-            await interaction.edit_original_response(content=ctx.t("finetune.started", job=row.job_id))
 
         async def cancel(button: discord.Interaction[Any]) -> None:
             await button.response.edit_message(content=ctx.t("finetune.not_started"), view=None)
@@ -410,7 +471,7 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             ctx.locale,
             ctx.t("finetune.button.start"),
             ctx.t("finetune.button.cancel"),
-            start,
+            start_or_explain,
             cancel,
         )
         await interaction.edit_original_response(content=text, view=view, allowed_mentions=NO_PINGS)
@@ -427,6 +488,8 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
         validation: discord.Attachment | None,
         suffix: str | None,
         epochs: int,
+        reservation: Reservation,
+        tokens: int,
     ) -> JobRow:
         user_id = interaction.user.id
         if owned_training is not None:
@@ -434,12 +497,16 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
         else:
             assert training is not None
             training_id = (
-                await self._upload(guild_id, user_id, data["training"], training.filename, "fine-tune")
+                await self._upload(
+                    guild_id, user_id, data["training"], training.filename, "fine-tune", tokens
+                )
             ).file_id
         validation_id = None
         if validation is not None:
             validation_id = (
-                await self._upload(guild_id, user_id, data["validation"], validation.filename, "fine-tune")
+                await self._upload(
+                    guild_id, user_id, data["validation"], validation.filename, "fine-tune", None
+                )
             ).file_id
         for file_id in (training_id, validation_id):
             if file_id is not None:
@@ -452,7 +519,7 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs}}},
             metadata={"guild_id": str(guild_id), "user_id": str(user_id)},
         )
-        now = utc_now()
+        now = self.follower.clock()
         row = JobRow(
             job.id,
             guild_id,
@@ -470,6 +537,7 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             self.follower.first_interval,
             now + timedelta(seconds=self.follower.first_interval),
             now,
+            reservation.id,
         )
         await self.store.add_job(row)
         channel = interaction.channel
@@ -580,7 +648,7 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
                 trained_tokens=row.trained_tokens,
                 error=row.error,
                 poll_interval=self.follower.first_interval,
-                next_poll_at=utc_now(),
+                next_poll_at=self.follower.clock(),
             )
             await button.edit_original_response(
                 content=ctx.t("finetune.cancel.done", job=row.job_id), view=None

@@ -24,13 +24,26 @@ def status_name(status: str, locale: str) -> str:
 
 
 def job_line(row: JobRow, locale: str) -> str:
-    return t(
+    """The status message: the job's state, and while it trains the last milestone reached."""
+    line = t(
         "finetune.job.line",
         locale,
         job=row.job_id,
         model=row.model,
         status=status_name(row.status, locale),
     )
+    progress = row.progress
+    if row.status == "running" and progress is not None:
+        line += " · " + t(
+            "finetune.job.progress",
+            locale,
+            percent=progress.percent,
+            step=progress.step,
+            total=progress.total_steps,
+        )
+        if progress.train_loss is not None:
+            line += " · " + t("finetune.job.loss", locale, loss=f"{progress.train_loss:.3f}")
+    return line
 
 
 def result_text(row: JobRow, locale: str) -> str:

@@ -21,6 +21,21 @@ class OwnedFile:
     bytes: int
     purpose: str
     created_at: datetime
+    #: Estimated tokens of one pass over the examples, from the check at upload (None: not checked).
+    tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where training stood at the last milestone the status message shows."""
+
+    step: int
+    total_steps: int
+    train_loss: float | None
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.step * 100 // max(1, self.total_steps))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +56,35 @@ class JobRow:
     poll_interval: float
     next_poll_at: datetime
     created_at: datetime
+    #: The budget reservation holding the estimated cost until the real cost is in the ledger.
+    reservation_id: int | None = None
+    progress: Progress | None = None
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
 
 
+_FILE_COLUMNS = "file_id, guild_id, user_id, filename, bytes, purpose, created_at_us, tokens"
+
+
+def _file(r: tuple[object, ...]) -> OwnedFile:
+    return OwnedFile(
+        str(r[0]),
+        int(r[1]),  # type: ignore[call-overload]
+        int(r[2]),  # type: ignore[call-overload]
+        str(r[3]),
+        int(r[4]),  # type: ignore[call-overload]
+        str(r[5]),
+        from_epoch_us(int(r[6])),  # type: ignore[call-overload]
+        None if r[7] is None else int(r[7]),  # type: ignore[call-overload]
+    )
+
+
 _JOB_COLUMNS = (
     "job_id, guild_id, channel_id, message_id, user_id, model, status, fine_tuned_model, trained_tokens,"
-    " error, locale, accounted, notified, poll_interval, next_poll_us, created_at_us"
+    " error, locale, accounted, notified, poll_interval, next_poll_us, created_at_us, reservation_id,"
+    " progress_step, progress_total, train_loss"
 )
 
 
@@ -71,6 +106,14 @@ def _job(r: tuple[object, ...]) -> JobRow:
         float(r[13]),  # type: ignore[arg-type]
         from_epoch_us(int(r[14])),  # type: ignore[call-overload]
         from_epoch_us(int(r[15])),  # type: ignore[call-overload]
+        None if r[16] is None else int(r[16]),  # type: ignore[call-overload]
+        None
+        if r[17] is None or r[18] is None
+        else Progress(
+            int(r[17]),  # type: ignore[call-overload]
+            int(r[18]),  # type: ignore[call-overload]
+            None if r[19] is None else float(r[19]),  # type: ignore[arg-type]
+        ),
     )
 
 
@@ -83,7 +126,7 @@ class FineTuningStore:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO finetune_files (file_id, guild_id, user_id, filename, bytes, purpose,"
-                " created_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at_us, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     file.file_id,
                     file.guild_id,
@@ -92,6 +135,7 @@ class FineTuningStore:
                     file.bytes,
                     file.purpose,
                     to_epoch_us(file.created_at),
+                    file.tokens,
                 ),
             )
 
@@ -101,27 +145,17 @@ class FineTuningStore:
             where += " AND purpose = ?"
             params.append(purpose)  # type: ignore[arg-type]
         rows = await self._db.fetchall(
-            "SELECT file_id, guild_id, user_id, filename, bytes, purpose, created_at_us FROM finetune_files"
-            f" WHERE {where} ORDER BY created_at_us DESC LIMIT ?",
+            f"SELECT {_FILE_COLUMNS} FROM finetune_files WHERE {where} ORDER BY created_at_us DESC LIMIT ?",
             [*params, limit],
         )
-        return [
-            OwnedFile(str(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]), str(r[5]), from_epoch_us(r[6]))
-            for r in rows
-        ]
+        return [_file(tuple(r)) for r in rows]
 
     async def file(self, guild_id: int, file_id: str) -> OwnedFile | None:
         row = await self._db.fetchone(
-            "SELECT file_id, guild_id, user_id, filename, bytes, purpose, created_at_us FROM finetune_files"
-            " WHERE guild_id = ? AND file_id = ?",
+            f"SELECT {_FILE_COLUMNS} FROM finetune_files WHERE guild_id = ? AND file_id = ?",
             (guild_id, file_id),
         )
-        if row is None:
-            return None
-        r = tuple(row)
-        return OwnedFile(
-            str(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]), str(r[5]), from_epoch_us(r[6])
-        )
+        return None if row is None else _file(tuple(row))
 
     async def forget_file(self, guild_id: int, file_id: str) -> bool:
         async with self._db.transaction() as conn:
@@ -134,7 +168,7 @@ class FineTuningStore:
     async def add_job(self, job: JobRow) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                f"INSERT INTO finetune_jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                f"INSERT INTO finetune_jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 20)})",
                 (
                     job.job_id,
                     job.guild_id,
@@ -152,6 +186,10 @@ class FineTuningStore:
                     job.poll_interval,
                     to_epoch_us(job.next_poll_at),
                     to_epoch_us(job.created_at),
+                    job.reservation_id,
+                    job.progress.step if job.progress else None,
+                    job.progress.total_steps if job.progress else None,
+                    job.progress.train_loss if job.progress else None,
                 ),
             )
 
@@ -208,6 +246,22 @@ class FineTuningStore:
                     guild_id,
                     job_id,
                 ),
+            )
+
+    async def set_progress(self, guild_id: int, job_id: str, progress: Progress) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE finetune_jobs SET progress_step = ?, progress_total = ?, train_loss = ?"
+                " WHERE guild_id = ? AND job_id = ?",
+                (progress.step, progress.total_steps, progress.train_loss, guild_id, job_id),
+            )
+
+    async def forget_reservation(self, guild_id: int, job_id: str) -> None:
+        """The reservation was released: nothing is held for this job any more."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE finetune_jobs SET reservation_id = NULL WHERE guild_id = ? AND job_id = ?",
+                (guild_id, job_id),
             )
 
     async def set_message(self, guild_id: int, job_id: str, message_id: int) -> None:

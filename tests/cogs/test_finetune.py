@@ -1,12 +1,15 @@
 """/files and /finetune through the real bot in simcord against the fake server: a job validated,
 estimated, started, followed to the end and its model used in /write; validation reports by line
-with nothing uploaded; failure, cancel, restart, another server's isolation and zh-CN."""
+with nothing uploaded; failure, cancel, restart, another server's isolation and zh-CN.
+
+One clock drives everything: the fake's jobs follow simcord's virtual time, and so does the bot's
+follower, so `env.advance_time` moves jobs along and lets the follower look at them."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +18,10 @@ import pytest
 
 from bot.app import OpenAIBot
 from cogs.finetune.cog import FineTuningCog
-from cogs.finetune.store import utc_now
 from cogs.write import FEATURE as WRITE
 from tests.cogs.ack import acknowledgement_delay
 from tests.cogs.conftest import assert_errors
+from tests.fakes.openai_server import Fault
 
 BASE = "gpt-4o-mini-2024-07-18"
 
@@ -63,8 +66,6 @@ class World:
         # By name: each bot loads the extension afresh, so the class object differs between bots.
         cog: Any = self.bot.get_cog("FineTuning")
         assert type(cog).__name__ == "FineTuningCog"
-        # Poll every job on each tick: the tests drive the follower's ticks themselves.
-        cog.follower.first_interval = 0.0
         return cog
 
     def posts(self) -> list[discord.Message]:
@@ -75,7 +76,6 @@ class World:
         return self.fake.requests_to("/v1/files", "POST")
 
     async def create(self, data: bytes = b"", member: Any = None, **options: Any) -> Any:
-        self.cog  # noqa: B018 - sets the test pacing before the job is stored
         options.setdefault("model", BASE)
         if data:
             options["training"] = ("train.jsonl", data)
@@ -89,13 +89,31 @@ class World:
         (job,) = self.fake.store.list_jobs()
         return job.id
 
-    async def follow(self, ticks: int = 5) -> None:
-        for _ in range(ticks):
-            await self.cog.follower.poll_due()
+    async def follow(self, seconds: float = 600) -> None:
+        """Let `seconds` pass: jobs move along their timeline and the follower ticks meanwhile."""
+        await self.env.advance_time(seconds)
+
+    def status_edits(self, message_id: int) -> list[str]:
+        """What the bot edited the status message to, in order."""
+        return [
+            r.json["content"]
+            for r in self.env.http_requests
+            if r.method == "PATCH" and r.path.endswith(f"/messages/{message_id}") and r.json
+        ]
+
+    async def held(self) -> list[tuple[str, int, int]]:
+        """The budget reservations: (feature, user id, cost in 1e-10 USD)."""
+        rows = await self.bot.db.fetchall("SELECT feature, user_id, cost_e10 FROM budget_reservations")
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    async def training_events(self) -> list[Any]:
+        return [e for e in await self.bot.ledger.events(self.guild.id) if e.feature == "fine_tuning"]
 
 
 @pytest.fixture
 async def world(simcord_env: Any, fake_openai_threaded: Any) -> World:
+    # The fake's jobs run on simcord's clock (read from the fake's thread: a float read).
+    fake_openai_threaded.store.clock = lambda: simcord_env.now().timestamp()
     return World(simcord_env, fake_openai_threaded)
 
 
@@ -236,7 +254,7 @@ async def test_cancel_asks_first_then_cancels(world: World) -> None:
     asked = await world.admin.slash(world.channel, "finetune cancel", job=job_id)
     await world.admin.click(asked.response, label="Cancel the job")
     assert world.fake.store.get_job(job_id).status == "cancelled"  # type: ignore[union-attr]
-    await world.follow(1)
+    await world.follow(30)  # the follower's next tick
     result = world.posts()[-1]
     assert result.content == f"<@{world.admin.id}> your fine-tuning job `{job_id}` was cancelled."
     again = await world.admin.slash(world.channel, "finetune cancel", job=job_id)
@@ -270,18 +288,25 @@ async def test_another_server_can_neither_see_nor_use_nor_delete_files_and_jobs(
     assert world.fake.store.get_file(file_id) is None
 
 
-async def test_the_follower_resumes_after_a_restart(world: World, new_bot: Callable[..., OpenAIBot]) -> None:
+async def test_the_follower_resumes_after_a_restart_and_releases_the_budget_held(
+    world: World, new_bot: Callable[..., OpenAIBot]
+) -> None:
+    await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=Decimal("5"))
     job_id = await world.start()
-    await world.follow(1)  # queued
+    await world.follow(45)  # validated after 30 s: queued
+    assert world.posts()[-1].content.endswith("⏳ queued")
+    ((feature, user_id, held),) = await world.held()
+    assert feature == "fine_tuning" and user_id == world.admin.id and held > 0
     await world.env.restart_bot(new_bot())
-    # The new bot looked at the job as it started and set its next look in 30 s; let an hour pass.
-    world.cog.follower.clock = lambda: utc_now() + timedelta(hours=1)
-    await world.follow()
+    # The estimate is still held by the new bot, for the job it resumes following.
+    assert await world.held() == [(feature, user_id, held)]
+    await world.follow(600)
     assert world.posts()[-1].content.startswith(
         f"<@{world.admin.id}> your fine-tuning job `{job_id}` succeeded"
     )
-    events = [e for e in await world.bot.ledger.events(world.guild.id) if e.feature == "fine_tuning"]
-    assert len(events) == 1
+    (event,) = await world.training_events()
+    assert event.request_id == job_id and event.input_tokens == 12_345
+    assert await world.held() == []
 
 
 async def test_members_without_manage_server_are_refused_at_run_time(world: World) -> None:
@@ -350,3 +375,192 @@ async def test_uploads_are_acknowledged_before_the_download_and_legacy_files_are
     assert result.response.content == f"Uploaded **legacy.jsonl** as `{stored.id}` (purpose fine-tune)."
     delay, estimate = await acknowledgement_delay(world.env, world.create(training()))
     assert delay < 1.0 and "12 examples" in estimate.response.content
+
+
+# -- progress at milestones ------------------------------------------------------------------------
+
+
+def loss_at(step: int, total: int) -> str:
+    """The training loss the fake reports at `step`, as the status message writes it."""
+    return f"{round(2.0 / (1 + step * 4 / total), 4):.3f}"
+
+
+async def test_progress_is_edited_into_the_status_message_at_each_milestone(world: World) -> None:
+    store = world.fake.store
+    # Phases longer than the follower's longest wait (600 s + a 20 s tick), so it sees each one.
+    store.validating_seconds, store.queued_seconds, store.step_seconds = 300, 900, 150
+    job_id = await world.start(training(12), epochs=2)  # 24 steps: a quarter is 6 steps, 900 s
+    (status,) = world.posts()
+    head = f"🛠️ Fine-tuning `{job_id}` on `{BASE}`: "
+    assert status.content == head + "🔎 validating files"
+
+    await world.follow(299)
+    assert world.status_edits(status.id) == []  # looked at, unchanged, so not edited
+    await world.follow(900)  # queued from 300 s to 1,200 s
+    assert world.status_edits(status.id) == [head + "⏳ queued"]
+    running = re.compile(
+        re.escape(head + "🏋️ training") + r"(?: · (\d+)% \(step (\d+) of 24\) · training loss (\d\.\d{3}))?"
+    )
+
+    def milestone(text: str, quarter: int) -> None:
+        found = running.fullmatch(text)
+        assert found is not None, text
+        if found.group(2) is None:
+            assert quarter == 0  # training started before its first step was reported
+            return
+        step = int(found.group(2))
+        assert step * 4 // 24 == quarter, text
+        assert int(found.group(1)) == step * 100 // 24 and found.group(3) == loss_at(step, 24)
+
+    # Training from 1,200 s: one edit when it starts, then one per quarter of the 24 steps.
+    for quarter, until in enumerate((2_099, 2_999, 3_899, 4_799)):
+        await world.follow(until - 1_199 if quarter == 0 else 900)
+        edits = world.status_edits(status.id)
+        assert len(edits) == 2 + quarter, edits
+        milestone(edits[-1], quarter)
+        assert world.channel.history()[-1].content == edits[-1]  # the message shows the last one
+    await world.follow(600)
+    edits = world.status_edits(status.id)
+    assert len(edits) == 6 and edits[-1] == head + "✅ succeeded"
+    assert len(set(edits)) == len(edits)  # never the same text twice
+    result = world.posts()[-1]
+    assert result.content.startswith(f"<@{world.admin.id}> your fine-tuning job `{job_id}` succeeded")
+    assert [u.id for u in result.mentions] == [world.admin.id]
+    assert_errors(world.env)
+
+
+async def test_three_jobs_share_a_few_requests_a_minute(world: World) -> None:
+    await world.start()
+    second = await world.create(training(15))
+    await world.admin.click(second.response, label="Start")
+    other = await world.other_admin.slash(
+        world.other_channel, "finetune create", model=BASE, training=("t.jsonl", training(20))
+    )
+    await world.other_admin.click(other.response, label="Start")
+    jobs = [j.id for j in world.fake.store.list_jobs()]
+    assert len(jobs) == 3
+
+    def looks() -> int:
+        return len([r for r in world.fake.requests if r.method == "GET" and "/fine_tuning/jobs/" in r.path])
+
+    per_minute = []
+    for _ in range(30):
+        before = looks()
+        await world.follow(60)
+        per_minute.append(looks() - before)
+    # At most two requests a tick (every 20 s), whatever the number of jobs: six a minute.
+    assert max(per_minute) <= 6 and sum(per_minute) > 0, per_minute
+    assert all(world.fake.store.get_job(j).status == "succeeded" for j in jobs)  # type: ignore[union-attr]
+    results = [m for m in world.posts() if "your fine-tuning job" in m.content] + [
+        m for m in world.other_channel.history() if m.author.bot and "your fine-tuning job" in m.content
+    ]
+    assert sorted(re.findall(r"ftjob-\w+", " ".join(m.content for m in results))) == sorted(jobs)
+
+
+async def test_progress_in_zh_cn(world: World, user_locale: Callable[[str], None]) -> None:
+    user_locale("zh-CN")
+    world.fake.store.step_seconds = 100  # 36 steps: a quarter is 900 s
+    estimate = await world.create(training())
+    await world.admin.click(estimate.response, label="开始")
+    (job,) = world.fake.store.list_jobs()
+    job_id = job.id
+    (status,) = world.posts()
+    assert status.content == f"🛠️ 微调任务 `{job_id}`（`{BASE}`）：🔎 正在验证文件"
+    await world.follow(90 + 900 + 700)
+    text = world.channel.history()[0].content
+    found = re.fullmatch(
+        re.escape(f"🛠️ 微调任务 `{job_id}`（`{BASE}`）：🏋️ ")
+        + r"训练中 · (\d+)%（第 (\d+)/36 步） · 训练损失 (\d\.\d{3})",
+        text,
+    )
+    assert found is not None, text
+    assert 9 <= int(found.group(2)) < 18 and found.group(3) == loss_at(int(found.group(2)), 36)
+
+
+# -- budgets ---------------------------------------------------------------------------------------
+
+
+async def test_a_job_over_budget_is_refused_before_anything_is_uploaded(world: World) -> None:
+    await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=Decimal("0.001"))
+    estimate = await world.create(training())
+    assert "estimated cost $0.00" in estimate.response.content  # about $0.003: over $0.001
+    await world.admin.click(estimate.response, label="Start")
+    assert estimate.response.content.startswith(
+        "This server's monthly AI budget does not cover this request: $0.001 of $0.001 is left"
+    )
+    assert world.uploads() == [] and world.fake.store.list_jobs() == [] and world.posts() == []
+    assert await world.held() == [] and await world.cog.store.jobs(world.guild.id) == []
+
+
+async def test_the_estimate_is_held_while_the_job_runs_and_released_for_the_real_cost(world: World) -> None:
+    await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=Decimal("5"))
+    job_id = await world.start(training(12), epochs=2)
+    # 12 examples of about 30 tokens, 2 epochs, at $3 per 1M training tokens.
+    expected = world.bot.pricing.training_cost(BASE, 362 * 2)
+    assert await world.held() == [("fine_tuning", world.admin.id, int(expected * 10**10))]
+    (row,) = await world.cog.store.jobs(world.guild.id)
+    assert row.reservation_id is not None
+    guild = await world.bot.guild_settings.get(world.guild.id)
+    (month,) = await world.bot.budgets.status(world.guild.id, world.admin.id, guild)
+    assert month.held == expected and month.spent == 0
+    # Longer than a fine-tuning job runs; the default 30 minutes would lapse while it trains.
+    (expires,) = await world.bot.db.fetchall(
+        "SELECT (expires_at_us - created_at_us) / 1000000 FROM budget_reservations"
+    )
+    assert expires[0] == 7 * 24 * 3600
+
+    await world.follow(300)  # 90 s to start, 360 s of training
+    await world.follow(300)
+    assert world.fake.store.get_job(job_id).status == "succeeded"  # type: ignore[union-attr]
+    assert await world.held() == []
+    (month,) = await world.bot.budgets.status(world.guild.id, world.admin.id, guild)
+    (event,) = await world.training_events()
+    assert month.held == 0 and month.spent == event.cost_usd == Decimal("0.037035")
+    (row,) = await world.cog.store.jobs(world.guild.id)
+    assert row.reservation_id is None
+
+
+async def test_a_cancelled_job_is_billed_for_what_it_trained_and_releases_the_budget(world: World) -> None:
+    await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=Decimal("5"))
+    job_id = await world.start()  # 36 steps of 10 s from 90 s
+    await world.follow(90 + 180)  # 18 of 36 steps done
+    asked = await world.admin.slash(world.channel, "finetune cancel", job=job_id)
+    await world.admin.click(asked.response, label="Cancel the job")
+    await world.follow(30)
+    assert world.posts()[-1].content == f"<@{world.admin.id}> your fine-tuning job `{job_id}` was cancelled."
+    (event,) = await world.training_events()
+    assert event.input_tokens == 12_345 * 18 // 36
+    assert event.cost_usd == world.bot.pricing.training_cost(BASE, 12_345 * 18 // 36)
+    assert await world.held() == []
+
+
+async def test_a_refused_creation_or_upload_releases_the_budget(world: World) -> None:
+    await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=Decimal("5"))
+    estimate = await world.create(training(), model="gpt-5.5")
+    await world.admin.click(estimate.response, label="Start")
+    assert estimate.response.content.startswith("OpenAI refused: Model gpt-5.5 is not available")
+    assert len(world.uploads()) == 1 and world.fake.store.list_jobs() == []
+    assert await world.held() == []
+
+    world.fake.add_fault(Fault(method="POST", path="/v1/files", status=400, times=1))
+    estimate = await world.create(training())
+    await world.admin.click(estimate.response, label="Start")
+    assert estimate.response.content.startswith("OpenAI refused:")
+    assert world.fake.store.list_jobs() == [] and await world.held() == []
+    assert await world.cog.store.jobs(world.guild.id) == []
+
+
+async def test_a_job_on_an_uploaded_file_is_estimated_and_held_too(world: World) -> None:
+    await world.bot.guild_settings.update(world.guild.id, monthly_budget_usd=Decimal("5"))
+    await world.admin.slash(world.channel, "files upload", file=("train.jsonl", training(12)))
+    (stored,) = world.fake.store.list_files()
+    estimate = await world.admin.slash(
+        world.channel, "finetune create", training_file=stored.id, model=BASE, epochs=2
+    )
+    cost = world.bot.pricing.training_cost(BASE, 362 * 2)
+    assert "**train.jsonl** (checked when it was uploaded): about 724 training tokens" in (
+        estimate.response.content
+    )
+    await world.admin.click(estimate.response, label="Start")
+    assert len(world.uploads()) == 1  # the file is not uploaded again
+    assert await world.held() == [("fine_tuning", world.admin.id, int(cost * 10**10))]

@@ -226,11 +226,13 @@ async def test_files_and_fine_tuning(fake_openai: FakeOpenAI, http, validate: Va
         "/fine_tuning/jobs",
         json={"model": "gpt-4o-mini", "training_file": created["id"], "seed": 7},
     )
-    for _ in range(3):
+    # Each phase of the job's timeline (the fake's clock moves it): validating, queued, running, done.
+    for seconds in (0, 30, 100, 3600):
+        fake_openai.store.advance_time(seconds)
         await checked(http, fake_openai, validate, "GET", f"/fine_tuning/jobs/{job['id']}")
-    await checked(
-        http, fake_openai, validate, "GET", f"/fine_tuning/jobs/{job['id']}/events", params={"limit": "2"}
-    )
+        await checked(
+            http, fake_openai, validate, "GET", f"/fine_tuning/jobs/{job['id']}/events", params={"limit": "2"}
+        )
     await checked(http, fake_openai, validate, "GET", "/fine_tuning/jobs", params={"limit": "10"})
     other = await checked(
         http,

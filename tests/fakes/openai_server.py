@@ -423,6 +423,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stream-delay", type=float, default=0.05, help="seconds between streamed chunks")
     args = parser.parse_args(argv)
     fake = FakeOpenAI(api_key=args.api_key, stream_delay=args.stream_delay, host=args.host, port=args.port)
+    fake.store.follow_wall_clock()  # fine-tuning jobs progress in real time (minutes)
 
     async def serve() -> None:
         await fake.start()

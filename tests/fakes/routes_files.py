@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -17,6 +17,9 @@ from tests.fakes.common import fake_of, json_body, record_of
 from tests.fakes.errors import ApiError, invalid
 from tests.fakes.store import TERMINAL, Job
 from tests.fakes.validate import in_range, one_of, reject_unknown, require_object, required, typed
+
+if TYPE_CHECKING:
+    from tests.fakes.openai_server import FakeOpenAI
 
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 # The API refuses to hand back the content of these purposes ("Not allowed to download files of purpose").
@@ -36,6 +39,11 @@ FINE_TUNABLE_SNAPSHOTS = {
 
 
 def register(app: web.Application) -> None:
+    from tests.fakes.openai_server import FAKE_KEY
+
+    fake = app[FAKE_KEY]
+    # A tuned model is listed from the moment its job succeeds, whoever looks first.
+    fake.store.on_model_created = lambda job: _list_tuned_model(fake, job)
     r = app.router
     r.add_post("/v1/files", upload)
     r.add_get("/v1/files", list_files)
@@ -235,8 +243,27 @@ async def create_job(request: web.Request) -> web.Response:
     method = typed(body, "method", dict)
     if method is not None:
         one_of("method.type", method.get("type"), ("supervised", "dpo", "reinforcement"))
-    job = fake.store.add_job(model, training_file, validation_file, suffix, seed, metadata, method)
+    job = fake.store.add_job(
+        model, training_file, validation_file, suffix, seed, metadata, method, _epochs(body, method)
+    )
     return web.json_response(job.to_json())
+
+
+def _epochs(body: dict[str, Any], method: dict[str, Any] | None) -> int | None:
+    """n_epochs from method.<type>.hyperparameters or the legacy top-level hyperparameters; None
+    for "auto" (the store picks)."""
+    places = [body.get("hyperparameters")]
+    if method is not None:
+        kind = method.get(str(method.get("type")))
+        if isinstance(kind, dict):
+            places.append(kind.get("hyperparameters"))
+    for hyperparameters in places:
+        if isinstance(hyperparameters, dict):
+            epochs = hyperparameters.get("n_epochs")
+            if isinstance(epochs, int) and not isinstance(epochs, bool):
+                in_range("n_epochs", epochs, 1, 50)
+                return epochs
+    return None
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -245,22 +272,25 @@ async def list_jobs(request: web.Request) -> web.Response:
     return web.json_response({"object": "list", "data": [j.to_json() for j in page], "has_more": more})
 
 
-async def retrieve_job(request: web.Request) -> web.Response:
-    fake = fake_of(request)
-    job = fake.store.advance(_job_or_404(request))
-    if job.status == "succeeded" and job.fine_tuned_model and fake.catalog.get(job.fine_tuned_model) is None:
-        base = fake.catalog.get(FINE_TUNABLE_SNAPSHOTS.get(job.model, job.model))
-        kind = base.kind if base is not None else "completion"
-        fake.catalog.add(
-            ModelInfo(
-                job.fine_tuned_model,
-                kind,
-                job.created_at,
-                "org-fake",
-                context=base.context if base is not None else None,
-            )
+def _list_tuned_model(fake: FakeOpenAI, job: Job) -> None:
+    if job.fine_tuned_model is None or fake.catalog.get(job.fine_tuned_model) is not None:
+        return
+    base = fake.catalog.get(FINE_TUNABLE_SNAPSHOTS.get(job.model, job.model))
+    kind = base.kind if base is not None else "completion"
+    fake.catalog.add(
+        ModelInfo(
+            job.fine_tuned_model,
+            kind,
+            job.created_at,
+            "org-fake",
+            context=base.context if base is not None else None,
         )
-    return web.json_response(job.to_json())
+    )
+
+
+async def retrieve_job(request: web.Request) -> web.Response:
+    # Reading a job never moves it: where it is depends on the store's clock alone.
+    return web.json_response(_job_or_404(request).to_json())
 
 
 async def cancel_job(request: web.Request) -> web.Response:

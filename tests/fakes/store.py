@@ -1,20 +1,29 @@
 """State of the fake OpenAI server: uploaded files, fine-tuning jobs and their events, served images.
 
-Owns the objects that persist across requests and how a fine-tuning job advances when polled.
+Owns the objects that persist across requests and the fine-tuning timeline: a job's status follows
+the store's clock (validating_files -> queued -> running step by step -> succeeded or failed), never
+how often it is read. The clock stands still until a test moves it (`advance_time`, or `clock` set
+to the test's own clock); the standalone server follows the wall clock (`follow_wall_clock`).
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# A job moves one step each time it is retrieved, so tests and the standalone bot can watch it progress.
-JOB_STEPS = ("validating_files", "queued", "running", "succeeded")
+# A job's phases last this long on the store's clock unless a test changes them (store attributes).
+VALIDATING_SECONDS = 30.0
+QUEUED_SECONDS = 60.0
+STEP_SECONDS = 10.0
 # The real API fails a job whose training file has fewer examples, while validating it.
 MIN_TRAINING_EXAMPLES = 10
+# Epochs the API picks for "auto" on a small file.
+DEFAULT_EPOCHS = 3
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -54,15 +63,29 @@ class Job:
     suffix: str | None
     seed: int
     created_at: int
+    #: When the job was created on the store's clock (seconds); its phases are timed from here.
+    started: float = 0.0
+    epochs: int = DEFAULT_EPOCHS
+    examples: int = 0
+    #: The error the job fails with at the end of training (None: it succeeds).
+    planned_error: dict[str, Any] | None = None
     status: str = "validating_files"
     fine_tuned_model: str | None = None
     finished_at: int | None = None
+    estimated_finish: int | None = None
     trained_tokens: int | None = None
+    #: Training steps whose metrics event has been logged.
+    steps_done: int = 0
     result_files: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     metadata: dict[str, str] | None = None
     method: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+
+    @property
+    def total_steps(self) -> int:
+        # Batch size 1, as the API picks for small files: one step per example and epoch.
+        return max(1, self.examples * self.epochs)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,13 +100,13 @@ class Job:
             "status": self.status,
             "validation_file": self.validation_file,
             "training_file": self.training_file,
-            "hyperparameters": {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 2.0},
+            "hyperparameters": {"n_epochs": self.epochs, "batch_size": 1, "learning_rate_multiplier": 2.0},
             "trained_tokens": self.trained_tokens,
             "error": self.error,
             "seed": self.seed,
             "metadata": self.metadata,
             "method": self.method or {"type": "supervised"},
-            "estimated_finish": None,
+            "estimated_finish": self.estimated_finish,
             "integrations": None,
             "user_provided_suffix": self.suffix,
         }
@@ -92,6 +115,8 @@ class Job:
 class Store:
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        #: Called (under the store's lock) when a job succeeds: the server lists its model.
+        self.on_model_created: Callable[[Job], None] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -99,13 +124,32 @@ class Store:
             self.files: dict[str, StoredFile] = {}
             self.jobs: dict[str, Job] = {}
             self.images: dict[str, bytes] = {}
-            #: When set, the next job to finish training fails with this error (code, message, param).
+            #: When set, the next job created fails at the end of training with this error
+            #: (code, message, param) instead of succeeding.
             self.fail_jobs_with: dict[str, Any] | None = None
-            #: trained_tokens of a succeeded job.
+            #: trained_tokens of a succeeded job (a cancelled one reports its share of them).
             self.trained_tokens = 12_345
+            self.validating_seconds = VALIDATING_SECONDS
+            self.queued_seconds = QUEUED_SECONDS
+            self.step_seconds = STEP_SECONDS
+            self._now = time.time()
+            #: The store's clock, in Unix seconds: by default it stands still until `advance_time`.
+            self.clock: Callable[[], float] = lambda: self._now
+
+    def advance_time(self, seconds: float) -> None:
+        """Move the store's own clock forward; jobs catch up with it at once."""
+        with self._lock:
+            self._now += seconds
+            for job in self.jobs.values():
+                self._catch_up(job)
+
+    def follow_wall_clock(self) -> None:
+        """Time jobs by the real clock (the standalone server: jobs finish in minutes)."""
+        with self._lock:
+            self.clock = time.time
 
     def _tick(self) -> int:
-        return int(time.time())
+        return int(self.clock())
 
     # files ----------------------------------------------------------------------------------------
     def add_file(self, filename: str, purpose: str, data: bytes, expires_in: int | None = None) -> StoredFile:
@@ -147,16 +191,21 @@ class Store:
 
     # fine-tuning ----------------------------------------------------------------------------------
     def _event(
-        self, job: Job, message: str, kind: str = "message", data: dict[str, Any] | None = None
+        self,
+        job: Job,
+        message: str,
+        kind: str = "message",
+        data: dict[str, Any] | None = None,
+        at: float | None = None,
     ) -> None:
         job.events.append(
             {
                 "object": "fine_tuning.job.event",
                 "id": "ftevent-" + secrets.token_hex(12),
-                "created_at": self._tick(),
-                "level": "info",
+                "created_at": int(at if at is not None else self.clock()),
+                "level": "error" if kind == "error" else "info",
                 "message": message,
-                "type": kind,
+                "type": "message" if kind == "error" else kind,
                 "data": data or {},
             }
         )
@@ -170,8 +219,12 @@ class Store:
         seed: int | None,
         metadata: dict[str, str] | None = None,
         method: dict[str, Any] | None = None,
+        epochs: int | None = None,
     ) -> Job:
         with self._lock:
+            now = self.clock()
+            training = self.files.get(training_file)
+            examples = sum(1 for line in training.data.splitlines() if line.strip()) if training else 0
             job = Job(
                 "ftjob-" + secrets.token_hex(12),
                 model,
@@ -179,77 +232,112 @@ class Store:
                 validation_file,
                 suffix,
                 seed if seed is not None else secrets.randbelow(2**31),
-                self._tick(),
+                int(now),
+                started=now,
+                epochs=epochs or DEFAULT_EPOCHS,
+                examples=examples,
+                planned_error=self.fail_jobs_with,
                 metadata=metadata,
                 method=method,
             )
-            self._event(job, f"Created fine-tuning job: {job.id}")
-            self._event(job, f"Validating training file: {training_file}")
+            self.fail_jobs_with = None
+            self._event(job, f"Created fine-tuning job: {job.id}", at=now)
+            self._event(job, f"Validating training file: {training_file}", at=now)
             self.jobs[job.id] = job
             return job
 
     def get_job(self, job_id: str) -> Job | None:
         with self._lock:
-            return self.jobs.get(job_id)
+            job = self.jobs.get(job_id)
+            if job is not None:
+                self._catch_up(job)
+            return job
 
     def list_jobs(self) -> list[Job]:
         with self._lock:
+            for job in self.jobs.values():
+                self._catch_up(job)
             return list(reversed(self.jobs.values()))
 
-    def advance(self, job: Job, base_model: str | None = None) -> Job:
-        """Move `job` one step along validating_files -> queued -> running -> succeeded (or failed),
-        logging events; `base_model` names the fine-tuned model (a snapshot's alias is not used)."""
-        with self._lock:
-            if job.status in TERMINAL:
-                return job
-            job.status = JOB_STEPS[JOB_STEPS.index(job.status) + 1]
-            if job.status == "queued":
-                training = self.files.get(job.training_file)
-                examples = sum(1 for line in training.data.splitlines() if line.strip()) if training else 0
-                if examples < MIN_TRAINING_EXAMPLES:
-                    return self._fail(
-                        job,
-                        {
-                            "code": "invalid_training_file",
-                            "message": f"Training file {job.training_file} has {examples} example(s), "
-                            f"but must have at least {MIN_TRAINING_EXAMPLES} examples",
-                            "param": "training_file",
-                        },
-                    )
-                self._event(job, "Files validated, moving job to queued state")
-            elif job.status == "running":
-                self._event(job, "Fine-tuning job started")
-                for step in (1, 2, 3):
-                    loss = round(2.0 / step, 4)
-                    self._event(
-                        job,
-                        f"Step {step}/3: training loss={loss}",
-                        "metrics",
-                        {"step": step, "train_loss": loss, "total_steps": 3},
-                    )
-            elif self.fail_jobs_with is not None:
-                error, self.fail_jobs_with = self.fail_jobs_with, None
-                return self._fail(job, error)
-            else:
-                job.finished_at = self._tick()
-                job.trained_tokens = self.trained_tokens
-                job.fine_tuned_model = f"ft:{job.model}:org-fake:{job.suffix or ''}:{job.id[-8:]}"
-                results = self.add_file("step_metrics.csv", "fine-tune-results", b"step,train_loss\n1,2.0\n")
-                job.result_files = [results.id]
-                self._event(job, f"New fine-tuned model created: {job.fine_tuned_model}")
-                self._event(job, "The job has successfully completed")
-            return job
+    def _catch_up(self, job: Job) -> None:
+        """Bring `job` to where its timeline is at the store's clock, logging each event at the
+        moment it happened. Idempotent: without the clock moving, nothing changes."""
+        now = self.clock()
+        validated = job.started + self.validating_seconds
+        training_starts = validated + self.queued_seconds
+        if job.status == "validating_files" and now >= validated:
+            if job.examples < MIN_TRAINING_EXAMPLES:
+                self._fail(
+                    job,
+                    {
+                        "code": "invalid_training_file",
+                        "message": f"Training file {job.training_file} has {job.examples} example(s), "
+                        f"but must have at least {MIN_TRAINING_EXAMPLES} examples",
+                        "param": "training_file",
+                    },
+                    validated,
+                )
+                return
+            job.status = "queued"
+            self._event(job, "Files validated, moving job to queued state", at=validated)
+        if job.status == "queued" and now >= training_starts:
+            job.status = "running"
+            job.estimated_finish = int(training_starts + job.total_steps * self.step_seconds)
+            self._event(job, "Fine-tuning job started", at=training_starts)
+        if job.status != "running":
+            return
+        reached = min(job.total_steps, math.floor((now - training_starts) / self.step_seconds))
+        for step in range(job.steps_done + 1, reached + 1):
+            # A loss that falls as training goes on, like a real curve.
+            loss = round(2.0 / (1 + step * 4 / job.total_steps), 4)
+            self._event(
+                job,
+                f"Step {step}/{job.total_steps}: training loss={loss}",
+                "metrics",
+                {
+                    "step": step,
+                    "train_loss": loss,
+                    "total_steps": job.total_steps,
+                    "train_mean_token_accuracy": round(1 - loss / 4, 4),
+                },
+                at=training_starts + step * self.step_seconds,
+            )
+        job.steps_done = max(job.steps_done, reached)
+        if reached < job.total_steps:
+            return
+        ended = training_starts + job.total_steps * self.step_seconds
+        if job.planned_error is not None:
+            self._fail(job, job.planned_error, ended)
+            return
+        job.status = "succeeded"
+        job.finished_at = int(ended)
+        job.estimated_finish = None
+        job.trained_tokens = self.trained_tokens
+        job.fine_tuned_model = f"ft:{job.model}:org-fake:{job.suffix or ''}:{job.id[-8:]}"
+        results = self.add_file("step_metrics.csv", "fine-tune-results", b"step,train_loss\n1,2.0\n")
+        job.result_files = [results.id]
+        self._event(job, f"New fine-tuned model created: {job.fine_tuned_model}", at=ended)
+        self._event(job, "The job has successfully completed", at=ended)
+        if self.on_model_created is not None:
+            self.on_model_created(job)
 
-    def _fail(self, job: Job, error: dict[str, Any]) -> Job:
+    def _fail(self, job: Job, error: dict[str, Any], at: float) -> None:
         job.status = "failed"
-        job.finished_at = self._tick()
+        job.finished_at = int(at)
+        job.estimated_finish = None
         job.error = error
-        self._event(job, f"Fine-tuning job failed: {error.get('message', '')}", data={})
-        return job
+        self._event(job, f"Fine-tuning job failed: {error.get('message', '')}", "error", at=at)
 
     def cancel(self, job: Job) -> Job:
+        """Cancel `job` where its timeline is now; training done so far is billed (trained_tokens)."""
         with self._lock:
+            self._catch_up(job)
+            if job.status in TERMINAL:
+                return job
+            if job.status == "running":
+                job.trained_tokens = self.trained_tokens * job.steps_done // job.total_steps
             job.status = "cancelled"
             job.finished_at = self._tick()
+            job.estimated_finish = None
             self._event(job, "Fine-tuning job cancelled")
             return job

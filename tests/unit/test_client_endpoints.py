@@ -224,7 +224,7 @@ async def test_files_lifecycle(fake: FakeOpenAI, client: OpenAIClient) -> None:
         await client.files.retrieve(created.id)
 
 
-async def test_fine_tuning_jobs_and_event_pagination(client: OpenAIClient) -> None:
+async def test_fine_tuning_jobs_and_event_pagination(fake: FakeOpenAI, client: OpenAIClient) -> None:
     training = await client.files.create(
         file=b'{"messages": [{"role": "user", "content": "hi"}]}\n' * 10,
         filename="t.jsonl",
@@ -234,7 +234,8 @@ async def test_fine_tuning_jobs_and_event_pagination(client: OpenAIClient) -> No
     assert job.id and job.training_file == training.id and job.meta.request_id
     jobs = await client.fine_tuning.list(limit=10)
     assert job.id in [j.id for j in jobs.data]
-    # The fake moves a job one step on each retrieve (validating -> queued), logging events.
+    # The fake moves a job along its clock (validating -> queued), logging events.
+    fake.store.advance_time(fake.store.validating_seconds)
     assert (await client.fine_tuning.retrieve(job.id)).status == "queued"
     everything = await client.fine_tuning.list_events(job.id, limit=100)
     assert len(everything.data) >= 2 and not everything.has_more

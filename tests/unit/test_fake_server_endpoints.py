@@ -449,8 +449,21 @@ async def test_fine_tuning_job_advances_and_lists_events(fake_openai: FakeOpenAI
         json={"model": "davinci-002", "training_file": training["id"], "suffix": "bot"},
     )
     assert status == 200 and job["status"] == "validating_files" and job["fine_tuned_model"] is None
-    statuses = [(await call(http, "GET", f"{base}/fine_tuning/jobs/{job['id']}"))[1] for _ in range(4)]
-    assert [s["status"] for s in statuses] == ["queued", "running", "succeeded", "succeeded"]
+    statuses = []
+    # The job follows the store's clock, not the reads: two reads at each instant agree.
+    for seconds in (0, 30, 60, 60, 300, 3600):
+        fake_openai.store.advance_time(seconds)
+        for _ in range(2):
+            statuses.append((await call(http, "GET", f"{base}/fine_tuning/jobs/{job['id']}"))[1])
+    assert [s["status"] for s in statuses[::2]] == [
+        "validating_files",
+        "queued",
+        "running",
+        "running",
+        "succeeded",
+        "succeeded",
+    ]
+    assert statuses[::2] == statuses[1::2]
     done = statuses[-1]
     assert done["fine_tuned_model"].startswith("ft:davinci-002:org-fake:bot:")
     assert done["finished_at"] and done["trained_tokens"] and done["result_files"]
@@ -461,9 +474,15 @@ async def test_fine_tuning_job_advances_and_lists_events(fake_openai: FakeOpenAI
     )
     assert status == 200
 
-    _, events = await call(http, "GET", f"{base}/fine_tuning/jobs/{job['id']}/events")
+    _, events = await call(
+        http, "GET", f"{base}/fine_tuning/jobs/{job['id']}/events", params={"limit": "100"}
+    )
     messages = [e["message"] for e in events["data"]]
     assert messages[0] == "The job has successfully completed"
+    # One metrics event per step (10 examples x 3 epochs), oldest last, with the API's data.
+    metrics = [e for e in events["data"] if e["type"] == "metrics"]
+    assert [e["data"]["step"] for e in metrics] == list(range(30, 0, -1))
+    assert {e["data"]["total_steps"] for e in metrics} == {30}
     assert messages[-1].startswith("Created fine-tuning job")
     _, first = await call(http, "GET", f"{base}/fine_tuning/jobs/{job['id']}/events", params={"limit": "2"})
     assert first["has_more"] is True and len(first["data"]) == 2
