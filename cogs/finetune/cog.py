@@ -6,12 +6,9 @@ runs. Files and jobs are looked up by (server, id), so no server reaches another
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-from datetime import timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -22,13 +19,14 @@ from discord.ext import commands
 from bot.discord_io.mentions import NO_PINGS
 from bot.openai_api import OpenAIError
 from bot.openai_api.errors import APIStatusError, NotFoundError
-from bot.usage.budgets import BudgetExceeded, Reservation
+from bot.usage.budgets import BudgetExceeded
 from bot.usage.refusal import budget_refusal_text
-from cogs.finetune.export import Turn, example_line
+from cogs.finetune.export import Turn, conversation_until, example_line
 from cogs.finetune.feature import FEATURE, MODEL_FEATURES, FineTuningSettings
 from cogs.finetune.follower import Follower
+from cogs.finetune.launch import FineTuningRefused, JobLauncher, LaunchPlan, Upload
 from cogs.finetune.render import job_line, report_text, status_name
-from cogs.finetune.store import FineTuningStore, JobRow, OwnedFile, utc_now
+from cogs.finetune.store import FineTuningStore, OwnedFile
 from cogs.finetune.validate import Report, is_legacy_model, validate_bytes
 from cogs.finetune.views import ConfirmView
 
@@ -41,20 +39,7 @@ log = logging.getLogger(__name__)
 PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")
 #: The bot downloads attachments into memory; larger training sets are uploaded some other way.
 MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
-#: Uploaded files are "processed" within seconds; the bot waits this long, then creates the job anyway.
-PROCESSING_WAIT_SECONDS = 30.0
 SUFFIX_MAX = 64
-#: How long a job's budget reservation lasts if nobody releases it. The follower releases it when
-#: the job ends, even across restarts; this only bounds what a crash between reserving and storing
-#: the job leaves behind. Jobs take minutes to hours, queues sometimes a day: a week outlasts them
-#: (a job still running after that is recorded at its real cost when it ends, unheld meanwhile).
-JOB_RESERVATION_TTL = timedelta(days=7)
-#: The longest conversation one export reads (a thread's history or a reply chain).
-EXPORT_MAX_MESSAGES = 50
-
-
-class FineTuningRefused(Exception):
-    """A request the feature will not make; the text says why, in the member's language."""
 
 
 def _opt(cmd: str, name: str, english: str) -> tuple[locale_str, locale_str]:
@@ -90,6 +75,7 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
         self.bot = bot
         self.store = FineTuningStore(bot.db)
         self.follower = Follower(bot, self.store)
+        self.launcher = JobLauncher(bot, self.store, self.follower)
         self.export_menu = app_commands.ContextMenu(
             name=locale_str("Export for fine-tuning", key="cmd.finetune.export_menu"),
             callback=self.export_conversation,
@@ -232,7 +218,9 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
                 return
             tokens = report.tokens
         try:
-            owned = await self._upload(guild_id, interaction.user.id, data, file.filename, purpose, tokens)
+            owned = await self.launcher.upload(
+                guild_id, interaction.user.id, data, file.filename, purpose, tokens
+            )
         except APIStatusError as exc:
             await self._tell(interaction, ctx.t("finetune.error.api", message=exc.message))
             return
@@ -274,58 +262,6 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             legacy=model is not None and is_legacy_model(model),
             context_tokens=settings.max_example_tokens,
         )
-
-    async def _upload(
-        self, guild_id: int, user_id: int, data: bytes, filename: str, purpose: str, tokens: int | None
-    ) -> OwnedFile:
-        created = await self.bot.api.files.create(file=data, filename=filename, purpose=purpose)
-        owned = OwnedFile(
-            created.id,
-            guild_id,
-            user_id,
-            created.filename or filename,
-            len(data),
-            purpose,
-            utc_now(),
-            tokens,
-        )
-        await self.store.add_file(owned)
-        return owned
-
-    async def _reserve(
-        self, interaction: discord.Interaction[Any], ctx: InteractionContext, guild_id: int, cost: Decimal
-    ) -> Reservation:
-        """Hold the estimated training cost for as long as a job can run (raises BudgetExceeded)."""
-        user = interaction.user
-        assert ctx.guild is not None  # guild-only commands
-        return await self.bot.budgets.reserve(
-            guild_id=guild_id,
-            user_id=user.id,
-            feature=FEATURE.name,
-            amount=cost,
-            settings=ctx.guild,
-            role_ids=[role.id for role in getattr(user, "roles", ())],
-            ttl=JOB_RESERVATION_TTL,
-        )
-
-    async def _release(self, reservation: Reservation) -> None:
-        try:
-            await self.bot.budgets.release(reservation)
-        except Exception:
-            log.exception("Could not release budget reservation %s (it expires)", reservation.id)
-
-    async def _wait_processed(self, file_id: str) -> None:
-        """Jobs refuse files still being processed; wait (briefly) until the file says processed."""
-        delay, waited = 0.5, 0.0
-        while waited < PROCESSING_WAIT_SECONDS:
-            info = await self.bot.api.files.retrieve(file_id)
-            if info.status in (None, "processed"):
-                return
-            if info.status == "error":
-                raise FineTuningRefused(info.status_details or "file processing failed")
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
 
     @finetune.command(
         name=locale_str("create", key="cmd.finetune.create.name"),
@@ -424,32 +360,37 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
         if examples and examples < 50:
             text += "\n" + ctx.t("finetune.estimate.few", count=examples)
 
+        plan = LaunchPlan(
+            guild_id=guild_id,
+            user_id=interaction.user.id,
+            channel=interaction.channel if isinstance(interaction.channel, discord.abc.Messageable) else None,
+            channel_id=interaction.channel_id or 0,
+            locale=ctx.locale,
+            model=base,
+            training_file_id=None if owned_training is None else owned_training.file_id,
+            training=None if training is None else Upload(data["training"], training.filename),
+            validation=None if validation is None else Upload(data["validation"], validation.filename),
+            suffix=suffix,
+            epochs=epochs,
+            tokens=tokens,
+        )
+        assert ctx.guild is not None  # guild-only commands
+        guild_settings = ctx.guild
+        role_ids = [role.id for role in getattr(interaction.user, "roles", ())]
+
         async def start(button: discord.Interaction[Any]) -> None:
             await button.response.edit_message(content=ctx.t("finetune.starting"), view=None)
             # The estimate is held against the budgets before anything is uploaded.
             try:
-                reservation = await self._reserve(interaction, ctx, guild_id, cost)
+                reservation = await self.launcher.reserve(plan, guild_settings, role_ids, cost)
             except BudgetExceeded as refusal:
                 await interaction.edit_original_response(content=budget_refusal_text(refusal, ctx.locale))
                 return
             try:
-                row = await self._start(
-                    interaction,
-                    ctx,
-                    guild_id,
-                    base,
-                    data,
-                    owned_training,
-                    training,
-                    validation,
-                    suffix,
-                    epochs,
-                    reservation,
-                    tokens,
-                )
+                row = await self.launcher.start(plan, reservation)
             except BaseException:
                 # No job was created: nothing will be trained, so nothing stays held.
-                await self._release(reservation)
+                await self.launcher.release(reservation)
                 raise
             await interaction.edit_original_response(content=ctx.t("finetune.started", job=row.job_id))
 
@@ -475,79 +416,6 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
             cancel,
         )
         await interaction.edit_original_response(content=text, view=view, allowed_mentions=NO_PINGS)
-
-    async def _start(
-        self,
-        interaction: discord.Interaction[Any],
-        ctx: InteractionContext,
-        guild_id: int,
-        model: str,
-        data: dict[str, bytes],
-        owned_training: OwnedFile | None,
-        training: discord.Attachment | None,
-        validation: discord.Attachment | None,
-        suffix: str | None,
-        epochs: int,
-        reservation: Reservation,
-        tokens: int,
-    ) -> JobRow:
-        user_id = interaction.user.id
-        if owned_training is not None:
-            training_id = owned_training.file_id
-        else:
-            assert training is not None
-            training_id = (
-                await self._upload(
-                    guild_id, user_id, data["training"], training.filename, "fine-tune", tokens
-                )
-            ).file_id
-        validation_id = None
-        if validation is not None:
-            validation_id = (
-                await self._upload(
-                    guild_id, user_id, data["validation"], validation.filename, "fine-tune", None
-                )
-            ).file_id
-        for file_id in (training_id, validation_id):
-            if file_id is not None:
-                await self._wait_processed(file_id)
-        job = await self.bot.api.fine_tuning.create(
-            model=model,
-            training_file=training_id,
-            validation_file=validation_id,
-            suffix=suffix,
-            method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs}}},
-            metadata={"guild_id": str(guild_id), "user_id": str(user_id)},
-        )
-        now = self.follower.clock()
-        row = JobRow(
-            job.id,
-            guild_id,
-            interaction.channel_id or 0,
-            None,
-            user_id,
-            model,
-            job.status or "validating_files",
-            None,
-            None,
-            None,
-            ctx.locale,
-            False,
-            False,
-            self.follower.first_interval,
-            now + timedelta(seconds=self.follower.first_interval),
-            now,
-            reservation.id,
-        )
-        await self.store.add_job(row)
-        channel = interaction.channel
-        if channel is not None and self.bot.discord_limits.may(channel, "send"):
-            try:
-                message = await channel.send(job_line(row, ctx.locale), allowed_mentions=NO_PINGS)  # type: ignore[union-attr]
-                await self.store.set_message(guild_id, row.job_id, message.id)
-            except discord.HTTPException as exc:
-                log.info("Could not post the status of job %s: %s", row.job_id, exc.status)
-        return row
 
     # -- /finetune list, status, cancel -----------------------------------------------------------
 
@@ -671,29 +539,6 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
 
     # -- Export for fine-tuning -------------------------------------------------------------------
 
-    async def _conversation(self, message: discord.Message) -> list[discord.Message]:
-        """The /chat thread up to `message`, or else the reply chain ending at it, oldest first."""
-        channel = message.channel
-        me = self.bot.user
-        if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
-            earlier = [m async for m in channel.history(limit=EXPORT_MAX_MESSAGES, before=message)]
-            return [*reversed(earlier), message]
-        chain = [message]
-        current = message
-        while len(chain) < EXPORT_MAX_MESSAGES:
-            reference = current.reference
-            if reference is None or reference.message_id is None:
-                break
-            if isinstance(reference.resolved, discord.Message):
-                current = reference.resolved
-            else:
-                try:
-                    current = await channel.fetch_message(reference.message_id)
-                except discord.HTTPException:
-                    break  # deleted or out of reach: the chain starts here
-            chain.append(current)
-        return list(reversed(chain))
-
     async def export_conversation(
         self, interaction: discord.Interaction[Any], message: discord.Message
     ) -> None:
@@ -702,7 +547,7 @@ class FineTuningCog(commands.Cog, name="FineTuning"):
         me = self.bot.user
         turns = [
             Turn(me is not None and m.author.id == me.id, m.content)
-            for m in await self._conversation(message)
+            for m in await conversation_until(message, None if me is None else me.id)
         ]
         line, report = example_line(turns)
         if line is None:
