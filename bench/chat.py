@@ -217,7 +217,7 @@ async def _run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
                 trigger = await repo.add_message(
                     talk, role="user", author_id=7, author_name="alice", content="Tell me more [[words:40]]"
                 )
-                await cog._answer(thread, talk.id, trigger)  # type: ignore[arg-type]
+                await cog._answer(thread, talk, trigger)  # type: ignore[arg-type]
                 answered += 1
 
             async def client_only() -> None:

@@ -82,7 +82,7 @@ class ChatCog(commands.Cog, name="Chat"):
         #: conversation id -> the answer streaming now
         self.running: dict[int, ChatTurn] = {}
         #: thread id -> user messages waiting for their answer, in order; and the task answering them
-        self._pending: dict[int, deque[tuple[int, StoredMessage]]] = {}
+        self._pending: dict[int, deque[tuple[Conversation, StoredMessage]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         #: conversation id -> its newest messages, so a turn reads no rows (see ContextWindow)
         self._windows: dict[int, ContextWindow] = {}
@@ -168,7 +168,7 @@ class ChatCog(commands.Cog, name="Chat"):
                 author_name=interaction.user.display_name,
                 content=message,
             )
-            self._enqueue(thread, conversation.id, stored)
+            self._enqueue(thread, conversation, stored)
 
     def _check_new(
         self, ctx: InteractionContext, model: str | None
@@ -296,7 +296,7 @@ class ChatCog(commands.Cog, name="Chat"):
         window = self._windows.get(conversation.id)
         if window is not None:
             window.add(stored)
-        self._enqueue(thread, conversation.id, stored)
+        self._enqueue(thread, conversation, stored)
 
     @commands.Cog.listener()
     async def on_thread_update(self, before: discord.Thread, after: discord.Thread) -> None:
@@ -309,9 +309,9 @@ class ChatCog(commands.Cog, name="Chat"):
     def _queued(self, thread_id: int) -> int:
         return len(self._pending.get(thread_id, ()))
 
-    def _enqueue(self, thread: discord.Thread, conversation_id: int, trigger: StoredMessage) -> None:
+    def _enqueue(self, thread: discord.Thread, conversation: Conversation, trigger: StoredMessage) -> None:
         """Answer `trigger` after whatever this thread is already answering, in arrival order."""
-        self._pending.setdefault(thread.id, deque()).append((conversation_id, trigger))
+        self._pending.setdefault(thread.id, deque()).append((conversation, trigger))
         worker = self._workers.get(thread.id)
         if worker is None or worker.done():
             self._workers[thread.id] = asyncio.create_task(
@@ -322,9 +322,9 @@ class ChatCog(commands.Cog, name="Chat"):
         queue = self._pending.get(thread.id)
         try:
             while queue:
-                conversation_id, trigger = queue.popleft()
+                conversation, trigger = queue.popleft()
                 try:
-                    await self._answer(thread, conversation_id, trigger)
+                    await self._answer(thread, conversation, trigger)
                 except Exception:  # one failed turn must not stop the thread's later answers
                     log.exception("Chat turn for message %s in thread %s failed", trigger.id, thread.id)
         finally:
@@ -333,10 +333,16 @@ class ChatCog(commands.Cog, name="Chat"):
                 if not self._pending.get(thread.id):
                     self._pending.pop(thread.id, None)
 
-    async def _answer(self, thread: discord.Thread, conversation_id: int, trigger: StoredMessage) -> None:
-        conversation = await self.repo.get(thread.guild.id, conversation_id)
-        if conversation is None or conversation.ended:
-            return
+    async def _answer(
+        self, thread: discord.Thread, conversation: Conversation, trigger: StoredMessage
+    ) -> None:
+        """Answer `trigger`. `conversation` is as the caller read it; its window in memory means it is
+        still open (every way a conversation ends drops the window), else the row is read again."""
+        if conversation.id not in self._windows:
+            fresh = await self.repo.get(conversation.guild_id, conversation.id)
+            if fresh is None or fresh.ended:
+                return
+            conversation = fresh
         settings = await self.bot.feature_settings.get(conversation.guild_id, FEATURE)
         assert isinstance(settings, ChatSettings)
         window = await self._window(conversation, settings.max_context_tokens)
@@ -444,7 +450,7 @@ class ChatCog(commands.Cog, name="Chat"):
             window.remove(answer.id)
         # The old answer stays readable; its buttons go, the new answer brings its own.
         await interaction.response.edit_message(view=None)
-        self._enqueue(thread, conversation.id, trigger)
+        self._enqueue(thread, conversation, trigger)
 
     # -- data kept ------------------------------------------------------------------------------
 
@@ -462,6 +468,8 @@ class ChatCog(commands.Cog, name="Chat"):
             log.exception("Could not purge old /chat conversations; trying again later")
             return 0
         if deleted:
+            # A window in memory says its conversation still exists (see _answer): reload them all.
+            self._windows.clear()
             log.info("Purged %d /chat conversations past their retention", deleted)
         return deleted
 
