@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -156,22 +156,18 @@ class UsageLedger:
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
-            ids: list[int] = []
-            async with self._db.transaction() as conn:
-                # Multi-row INSERT ... RETURNING: a batch costs one round trip to SQLite's thread per
-                # thousand rows, not an executemany, a cursor close and a last_insert_rowid() query.
-                for start in range(0, len(batch), _ROWS_PER_STATEMENT):
-                    chunk = batch[start : start + _ROWS_PER_STATEMENT]
-                    rows = await conn.execute_fetchall(
-                        f"INSERT INTO usage_events ({_COLUMNS}) VALUES {', '.join([_ROW] * len(chunk))}"
-                        " RETURNING id",
-                        [value for pending in chunk for value in pending.row],
-                    )
-                    # One connection holds the write lock, so the ids of one statement are consecutive
-                    # and in insertion order; RETURNING does not promise an order, so sort them.
-                    ids += sorted(int(row[0]) for row in rows)
-                if len(ids) != len(batch):
-                    raise LedgerWriteError(f"inserted {len(ids)} of {len(batch)} rows")
+            # A multi-row INSERT ... RETURNING is one statement: a batch that fits one is its own
+            # transaction, one round trip to SQLite's thread (no BEGIN, COMMIT, cursor or rowid query).
+            if len(batch) <= _ROWS_PER_STATEMENT:
+                ids = _ids(await self._db.write(*_insert(batch)))
+            else:
+                ids = []
+                async with self._db.transaction() as conn:
+                    for start in range(0, len(batch), _ROWS_PER_STATEMENT):
+                        chunk = batch[start : start + _ROWS_PER_STATEMENT]
+                        ids += _ids(await conn.execute_fetchall(*_insert(chunk)))
+                    if len(ids) != len(batch):  # rolled back, then stored one by one below
+                        raise LedgerWriteError(f"inserted {len(ids)} of {len(batch)} rows")
         except Exception as exc:  # any failure must reach the callers, whatever raised it
             if len(batch) == 1:
                 log.warning("usage event not stored: %s", exc)
@@ -181,6 +177,14 @@ class UsageLedger:
                 await self._write_each(batch)
             return
         self._inflight = []  # committed: from here on these callers succeed, whatever happens
+        if len(ids) != len(batch):
+            # Committed, yet not one row per event (only an IGNORE trigger could do that): which event
+            # is missing is unknown, so every caller hears it rather than get another's id.
+            log.error("usage batch of %d stored %d rows", len(batch), len(ids))
+            error = LedgerWriteError(f"inserted {len(ids)} of {len(batch)} rows")
+            for pending in batch:
+                _fail(pending, error)
+            return
         await _release(list(zip(batch, ids, strict=True)))
 
     async def _write_each(self, batch: list[_Pending]) -> None:
@@ -309,6 +313,18 @@ def _filters(
         clauses.append("feature = ?")
         params.append(feature)
     return " AND ".join(clauses), params
+
+
+def _insert(batch: Sequence[_Pending]) -> tuple[str, list[Any]]:
+    """One INSERT of the batch's rows, returning their ids."""
+    sql = f"INSERT INTO usage_events ({_COLUMNS}) VALUES {', '.join([_ROW] * len(batch))} RETURNING id"
+    return sql, [value for pending in batch for value in pending.row]
+
+
+def _ids(rows: Iterable[Any]) -> list[int]:
+    # One connection holds the write lock, so the ids of one statement are consecutive and in
+    # insertion order; RETURNING does not promise to list them in that order, so sort them.
+    return sorted(int(row[0]) for row in rows)
 
 
 def _cost_units(cost: Decimal) -> int:
