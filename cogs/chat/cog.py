@@ -22,6 +22,7 @@ from discord.ext import commands, tasks
 from bot.cooldowns import Cooldowns
 from bot.discord_io.mentions import NO_PINGS
 from bot.discord_io.replies import reply_privately
+from bot.discord_io.splitting import DISCORD_LIMIT
 from bot.error_handler import handle_app_command_error
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
@@ -66,6 +67,13 @@ def thread_name(user: discord.abc.User, message: str | None) -> str:
     if not text:
         return f"💬 {user.display_name}"
     return "💬 " + (text if len(text) <= THREAD_NAME_CHARS else text[: THREAD_NAME_CHARS - 1] + "…")
+
+
+def quoted(message: str, limit: int) -> str:
+    """The member's opening message as a quote of at most `limit` characters (a message may hold
+    4,000, a Discord message 2,000 with the welcome); the model still gets all of it."""
+    text = "\n".join(f"> {line}" for line in message.splitlines())
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
 class ChatCog(commands.Cog, name="Chat"):
@@ -158,7 +166,7 @@ class ChatCog(commands.Cog, name="Chat"):
         intro = ctx.t("chat.welcome", user=interaction.user.mention, model=chosen)
         intro += "\n" + ctx.t(how, bot=self.bot.user.mention if self.bot.user else "@bot")
         if message:
-            intro += "\n\n" + "\n".join(f"> {line}" for line in message.splitlines())
+            intro += "\n\n" + quoted(message, DISCORD_LIMIT - len(intro) - 2)
         await thread.send(intro, allowed_mentions=NO_PINGS)
         if message:
             stored = await self.repo.add_message(

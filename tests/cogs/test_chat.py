@@ -410,3 +410,14 @@ async def test_a_message_taken_just_before_the_conversation_ended_is_not_answere
     await cog._workers[thread.id]
     assert len(world.chat_requests()) == 1  # the turn read the conversation again and saw it ended
     assert [m.content for m in world.answers(thread)] == [world.answers(thread)[0].content]
+
+
+async def test_a_long_opening_message_is_quoted_in_part_and_sent_to_the_model_whole(world: World) -> None:
+    opening = "\n".join(f"Line {n}: " + "lorem ipsum " * 25 for n in range(12)) + " [[words:3]]"
+    assert 3500 < len(opening) <= 4000
+    thread = await world.start(world.alice, message=opening)
+    intro = world.bot_messages(thread)[0].content
+    assert len(intro) <= 2000 and intro.endswith("…")
+    assert "\n\n> Line 0: lorem ipsum" in intro
+    assert world.chat_requests()[-1].json["messages"][-1]["content"] == f"alice: {opening}"
+    assert len(world.answers(thread)) == 1
