@@ -7,9 +7,10 @@ context_load_cold: what the first turn after a restart adds: loading that window
 newest rows that fit twice the budget, chosen in SQL). Baseline in the same run: loading the whole
 history and trimming by dropping the oldest message and re-counting the rest until it fits.
 
-turn_overhead: one whole turn through the real code (store the member's message, read history,
-build the context, stream the answer with the real client, LiveTextSequence and EditScheduler,
-store the answer, record usage), against the fake OpenAI server in another process. The bot's
+turn_overhead: one whole turn through the real code (find the thread's conversation, read the
+settings, store the member's message, build the context from the window held in memory, reserve
+the budget, stream the answer with the real client, LiveTextSequence and EditScheduler, review the
+output, record usage, store the answer), against the fake OpenAI server in another process. The bot's
 own time is the CPU time this process spends on the turn: waiting for the API is not in it, and
 neither is Discord (a recording double stands in; its sends cost nothing here, as network waits
 cost the bot no CPU). The edit scheduler gets a clock that jumps instead of sleeping, so pacing
@@ -212,12 +213,20 @@ async def _run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
             answered = 0
 
             async def turn() -> None:
-                # What on_message and the thread's worker do, minus Discord: store, then answer.
+                # What on_message and the thread's worker do, minus Discord: find the thread's
+                # conversation and the server's settings, store the message, then answer it.
                 nonlocal answered
+                conversation = await repo.by_thread(1, thread.id)
+                settings = await bot.feature_settings.get(1, FEATURE)
+                assert conversation is not None and not conversation.ended and settings.enabled
                 trigger = await repo.add_message(
-                    talk, role="user", author_id=7, author_name="alice", content="Tell me more [[words:40]]"
+                    conversation,
+                    role="user",
+                    author_id=7,
+                    author_name="alice",
+                    content="Tell me more [[words:40]]",
                 )
-                await cog._answer(thread, talk.id, trigger)  # type: ignore[arg-type]
+                await cog._answer(thread, conversation, trigger)  # type: ignore[arg-type]
                 answered += 1
 
             async def client_only() -> None:

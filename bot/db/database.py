@@ -118,6 +118,14 @@ class Database:
             finally:
                 self._holder = None
 
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """One write statement as its own transaction (SQLite commits a lone statement atomically):
+        one round trip to SQLite's thread instead of BEGIN, the statement and COMMIT."""
+        async with self._locked():
+            rows = list(await self._conn.execute_fetchall(sql, tuple(params)))
+        self.commits += 1
+        return rows
+
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self._locked():
             return list(await self._conn.execute_fetchall(sql, tuple(params)))

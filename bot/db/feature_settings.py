@@ -1,5 +1,9 @@
 """Per-server settings of each feature: stored overrides as JSON, validated by the feature's model.
-A row holds only what an admin changed, so a feature's new defaults reach every other server."""
+A row holds only what an admin changed, so a feature's new defaults reach every other server.
+
+Settings are read on every command and every /chat turn and change only through this repository
+(/config), so each server's validated settings are kept in memory and dropped on every write.
+"""
 
 from __future__ import annotations
 
@@ -41,11 +45,24 @@ def _validated(feature: Feature, guild_id: int, overrides: dict[str, Any]) -> Fe
             return feature.settings()
 
 
-class FeatureSettingsRepo:
-    """Reads and writes (guild, feature) overrides; every query is keyed by guild id."""
+# Servers x features whose settings are kept in memory; beyond that the oldest read is dropped.
+MAX_CACHED = 20_000
 
-    def __init__(self, db: Database) -> None:
+
+class FeatureSettingsRepo:
+    """Reads and writes (guild, feature) overrides; every query is keyed by guild id.
+
+    The bot's one instance is the only writer of its database's settings, so its cache stays true:
+    every write drops the server's entry, and a read that overlapped a write keeps nothing.
+    """
+
+    def __init__(self, db: Database, *, max_cached: int = MAX_CACHED) -> None:
         self._db = db
+        self._max_cached = max_cached
+        #: (guild id, feature name) -> the validated settings, as the feature's model made them.
+        self._cache: dict[tuple[int, str], FeatureSettings] = {}
+        #: Bumped before and after every write: a read that saw it change caches nothing.
+        self._writes = 0
 
     async def overrides(self, guild_id: int, feature: str) -> dict[str, Any]:
         """What an admin changed for this feature in this server (raw, as stored)."""
@@ -59,7 +76,22 @@ class FeatureSettingsRepo:
         return value if isinstance(value, dict) else {}
 
     async def get(self, guild_id: int, feature: Feature) -> FeatureSettings:
-        return _validated(feature, guild_id, await self.overrides(guild_id, feature.name))
+        key = (guild_id, feature.name)
+        cached = self._cache.get(key)
+        # The same feature name with another model (a test's redefined defaults) is read again.
+        if cached is not None and type(cached) is feature.settings:
+            return cached
+        writes = self._writes
+        settings = _validated(feature, guild_id, await self.overrides(guild_id, feature.name))
+        if writes == self._writes:
+            if len(self._cache) >= self._max_cached and key not in self._cache:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = settings
+        return settings
+
+    def _forget(self, guild_id: int, feature: str) -> None:
+        self._writes += 1
+        self._cache.pop((guild_id, feature), None)
 
     async def customised(self, feature: Feature) -> dict[int, FeatureSettings]:
         """The settings of every server that changed something of this feature (for background
@@ -73,6 +105,15 @@ class FeatureSettingsRepo:
         """Apply changes (a None value resets that field to the feature's default) and return the
         new settings. Raises ValueError, with pydantic's description, when a value is invalid."""
         # Read-modify-write in one transaction, so two admins' concurrent edits cannot be lost.
+        self._forget(guild_id, feature.name)
+        try:
+            settings = await self._update(guild_id, feature, changes)
+        finally:
+            self._forget(guild_id, feature.name)
+        log.info("guild %d feature %s settings updated: %s", guild_id, feature.name, sorted(changes))
+        return settings
+
+    async def _update(self, guild_id: int, feature: Feature, changes: dict[str, Any]) -> FeatureSettings:
         async with self._db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
@@ -105,14 +146,18 @@ class FeatureSettingsRepo:
                     "DELETE FROM feature_settings WHERE guild_id = ? AND feature = ?",
                     (guild_id, feature.name),
                 )
-        log.info("guild %d feature %s settings updated: %s", guild_id, feature.name, sorted(changes))
         return settings
 
     async def reset(self, guild_id: int, feature: Feature) -> FeatureSettings:
-        async with self._db.transaction() as conn:
-            await conn.execute_fetchall(
-                "DELETE FROM feature_settings WHERE guild_id = ? AND feature = ?", (guild_id, feature.name)
-            )
+        self._forget(guild_id, feature.name)
+        try:
+            async with self._db.transaction() as conn:
+                await conn.execute_fetchall(
+                    "DELETE FROM feature_settings WHERE guild_id = ? AND feature = ?",
+                    (guild_id, feature.name),
+                )
+        finally:
+            self._forget(guild_id, feature.name)
         return feature.settings()
 
 

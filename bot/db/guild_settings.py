@@ -1,5 +1,9 @@
 """Server-wide settings that belong to no feature (reply language, log channel, budgets), and their
-repository. A stored row holds only what an admin changed; per-feature settings live in `feature_settings`."""
+repository. A stored row holds only what an admin changed; per-feature settings live in `feature_settings`.
+
+They are read by every command and every /chat turn and change only through the repository (/config),
+so each server's settings are kept in memory and dropped on every write.
+"""
 
 from __future__ import annotations
 
@@ -73,13 +77,41 @@ def _from_column(name: str, value: Any) -> Any:
     return json.loads(value) if name in _JSON_FIELDS else value
 
 
-class GuildSettingsRepo:
-    """Reads and writes server-wide settings; every query is keyed by guild id."""
+# Servers whose settings are kept in memory; beyond that the oldest read is dropped.
+MAX_CACHED = 10_000
 
-    def __init__(self, db: Database) -> None:
+
+class GuildSettingsRepo:
+    """Reads and writes server-wide settings; every query is keyed by guild id.
+
+    The bot's one instance is the only writer of its database's settings, so its cache stays true:
+    every write drops the server's entry, and a read that overlapped a write keeps nothing.
+    """
+
+    def __init__(self, db: Database, *, max_cached: int = MAX_CACHED) -> None:
         self._db = db
+        self._max_cached = max_cached
+        self._cache: dict[int, GuildSettings] = {}
+        #: Bumped before and after every write: a read that saw it change caches nothing.
+        self._writes = 0
 
     async def get(self, guild_id: int) -> GuildSettings:
+        cached = self._cache.get(guild_id)
+        if cached is not None:
+            return cached
+        writes = self._writes
+        settings = await self._read(guild_id)
+        if writes == self._writes:
+            if len(self._cache) >= self._max_cached and guild_id not in self._cache:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[guild_id] = settings
+        return settings
+
+    def _forget(self, guild_id: int) -> None:
+        self._writes += 1
+        self._cache.pop(guild_id, None)
+
+    async def _read(self, guild_id: int) -> GuildSettings:
         row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM guild_settings WHERE guild_id = ?", (guild_id,)
         )
@@ -95,6 +127,15 @@ class GuildSettingsRepo:
 
     async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Apply changes (None resets a field to its default); ValueError names what is wrong."""
+        self._forget(guild_id)
+        try:
+            settings = await self._update(guild_id, changes)
+        finally:
+            self._forget(guild_id)
+        log.info("guild %d settings updated: %s", guild_id, sorted(changes))
+        return settings
+
+    async def _update(self, guild_id: int, changes: dict[str, Any]) -> GuildSettings:
         async with self._db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
@@ -114,12 +155,15 @@ class GuildSettingsRepo:
                 + ", ".join(f"{name} = excluded.{name}" for name in (*_FIELDS, "updated_at")),
                 (guild_id, *values, datetime.now(UTC).isoformat()),
             )
-        log.info("guild %d settings updated: %s", guild_id, sorted(changes))
         return settings
 
     async def reset(self, guild_id: int) -> GuildSettings:
-        async with self._db.transaction() as conn:
-            await conn.execute_fetchall("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        self._forget(guild_id)
+        try:
+            async with self._db.transaction() as conn:
+                await conn.execute_fetchall("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        finally:
+            self._forget(guild_id)
         return GuildSettings()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +23,10 @@ _COLUMNS = (
     "guild_id, channel_id, user_id, feature, model, request_id, input_tokens, output_tokens,"
     " images, image_size, image_quality, audio_seconds, cost_e10, estimated, created_at_us"
 )
-_INSERT = f"INSERT INTO usage_events ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_ROW = f"({', '.join('?' * 15)})"
+_INSERT = f"INSERT INTO usage_events ({_COLUMNS}) VALUES {_ROW}"
+# Rows per multi-row INSERT: 15 parameters each, well under SQLite's 32,766 per statement.
+_ROWS_PER_STATEMENT = 1000
 # Callers woken per loop iteration after a commit (see _release).
 _RELEASE_CHUNK = 32
 
@@ -153,13 +156,18 @@ class UsageLedger:
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
-            async with self._db.transaction() as conn:
-                cursor = await conn.executemany(_INSERT, [p.row for p in batch])
-                inserted = cursor.rowcount
-                await cursor.close()
-                if inserted != len(batch):
-                    raise LedgerWriteError(f"inserted {inserted} of {len(batch)} rows")
-                rows = list(await conn.execute_fetchall("SELECT last_insert_rowid()"))
+            # A multi-row INSERT ... RETURNING is one statement: a batch that fits one is its own
+            # transaction, one round trip to SQLite's thread (no BEGIN, COMMIT, cursor or rowid query).
+            if len(batch) <= _ROWS_PER_STATEMENT:
+                ids = _ids(await self._db.write(*_insert(batch)))
+            else:
+                ids = []
+                async with self._db.transaction() as conn:
+                    for start in range(0, len(batch), _ROWS_PER_STATEMENT):
+                        chunk = batch[start : start + _ROWS_PER_STATEMENT]
+                        ids += _ids(await conn.execute_fetchall(*_insert(chunk)))
+                    if len(ids) != len(batch):  # rolled back, then stored one by one below
+                        raise LedgerWriteError(f"inserted {len(ids)} of {len(batch)} rows")
         except Exception as exc:  # any failure must reach the callers, whatever raised it
             if len(batch) == 1:
                 log.warning("usage event not stored: %s", exc)
@@ -168,10 +176,16 @@ class UsageLedger:
                 log.warning("usage batch of %d failed (%s); storing its events one by one", len(batch), exc)
                 await self._write_each(batch)
             return
-        # One connection holds the write lock, so AUTOINCREMENT ids of one statement are consecutive.
-        first_id = int(rows[0][0]) - len(batch) + 1
         self._inflight = []  # committed: from here on these callers succeed, whatever happens
-        await _release([(pending, first_id + offset) for offset, pending in enumerate(batch)])
+        if len(ids) != len(batch):
+            # Committed, yet not one row per event (only an IGNORE trigger could do that): which event
+            # is missing is unknown, so every caller hears it rather than get another's id.
+            log.error("usage batch of %d stored %d rows", len(batch), len(ids))
+            error = LedgerWriteError(f"inserted {len(ids)} of {len(batch)} rows")
+            for pending in batch:
+                _fail(pending, error)
+            return
+        await _release(list(zip(batch, ids, strict=True)))
 
     async def _write_each(self, batch: list[_Pending]) -> None:
         """Isolate the bad rows of a failed batch so one invalid event does not fail its neighbours."""
@@ -299,6 +313,18 @@ def _filters(
         clauses.append("feature = ?")
         params.append(feature)
     return " AND ".join(clauses), params
+
+
+def _insert(batch: Sequence[_Pending]) -> tuple[str, list[Any]]:
+    """One INSERT of the batch's rows, returning their ids."""
+    sql = f"INSERT INTO usage_events ({_COLUMNS}) VALUES {', '.join([_ROW] * len(batch))} RETURNING id"
+    return sql, [value for pending in batch for value in pending.row]
+
+
+def _ids(rows: Iterable[Any]) -> list[int]:
+    # One connection holds the write lock, so the ids of one statement are consecutive and in
+    # insertion order; RETURNING does not promise to list them in that order, so sort them.
+    return sorted(int(row[0]) for row in rows)
 
 
 def _cost_units(cost: Decimal) -> int:

@@ -22,6 +22,7 @@ from discord.ext import commands, tasks
 from bot.cooldowns import Cooldowns
 from bot.discord_io.mentions import NO_PINGS
 from bot.discord_io.replies import reply_privately
+from bot.discord_io.splitting import DISCORD_LIMIT
 from bot.error_handler import handle_app_command_error
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
@@ -68,6 +69,13 @@ def thread_name(user: discord.abc.User, message: str | None) -> str:
     return "💬 " + (text if len(text) <= THREAD_NAME_CHARS else text[: THREAD_NAME_CHARS - 1] + "…")
 
 
+def quoted(message: str, limit: int) -> str:
+    """The member's opening message as a quote of at most `limit` characters (a message may hold
+    4,000, a Discord message 2,000 with the welcome); the model still gets all of it."""
+    text = "\n".join(f"> {line}" for line in message.splitlines())
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
 class ChatCog(commands.Cog, name="Chat"):
     chat = app_commands.Group(
         name=locale_str("chat", key="cmd.chat.name"),
@@ -82,7 +90,7 @@ class ChatCog(commands.Cog, name="Chat"):
         #: conversation id -> the answer streaming now
         self.running: dict[int, ChatTurn] = {}
         #: thread id -> user messages waiting for their answer, in order; and the task answering them
-        self._pending: dict[int, deque[tuple[int, StoredMessage]]] = {}
+        self._pending: dict[int, deque[tuple[Conversation, StoredMessage]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         #: conversation id -> its newest messages, so a turn reads no rows (see ContextWindow)
         self._windows: dict[int, ContextWindow] = {}
@@ -158,7 +166,7 @@ class ChatCog(commands.Cog, name="Chat"):
         intro = ctx.t("chat.welcome", user=interaction.user.mention, model=chosen)
         intro += "\n" + ctx.t(how, bot=self.bot.user.mention if self.bot.user else "@bot")
         if message:
-            intro += "\n\n" + "\n".join(f"> {line}" for line in message.splitlines())
+            intro += "\n\n" + quoted(message, DISCORD_LIMIT - len(intro) - 2)
         await thread.send(intro, allowed_mentions=NO_PINGS)
         if message:
             stored = await self.repo.add_message(
@@ -168,7 +176,7 @@ class ChatCog(commands.Cog, name="Chat"):
                 author_name=interaction.user.display_name,
                 content=message,
             )
-            self._enqueue(thread, conversation.id, stored)
+            self._enqueue(thread, conversation, stored)
 
     def _check_new(
         self, ctx: InteractionContext, model: str | None
@@ -296,7 +304,7 @@ class ChatCog(commands.Cog, name="Chat"):
         window = self._windows.get(conversation.id)
         if window is not None:
             window.add(stored)
-        self._enqueue(thread, conversation.id, stored)
+        self._enqueue(thread, conversation, stored)
 
     @commands.Cog.listener()
     async def on_thread_update(self, before: discord.Thread, after: discord.Thread) -> None:
@@ -309,9 +317,9 @@ class ChatCog(commands.Cog, name="Chat"):
     def _queued(self, thread_id: int) -> int:
         return len(self._pending.get(thread_id, ()))
 
-    def _enqueue(self, thread: discord.Thread, conversation_id: int, trigger: StoredMessage) -> None:
+    def _enqueue(self, thread: discord.Thread, conversation: Conversation, trigger: StoredMessage) -> None:
         """Answer `trigger` after whatever this thread is already answering, in arrival order."""
-        self._pending.setdefault(thread.id, deque()).append((conversation_id, trigger))
+        self._pending.setdefault(thread.id, deque()).append((conversation, trigger))
         worker = self._workers.get(thread.id)
         if worker is None or worker.done():
             self._workers[thread.id] = asyncio.create_task(
@@ -322,9 +330,9 @@ class ChatCog(commands.Cog, name="Chat"):
         queue = self._pending.get(thread.id)
         try:
             while queue:
-                conversation_id, trigger = queue.popleft()
+                conversation, trigger = queue.popleft()
                 try:
-                    await self._answer(thread, conversation_id, trigger)
+                    await self._answer(thread, conversation, trigger)
                 except Exception:  # one failed turn must not stop the thread's later answers
                     log.exception("Chat turn for message %s in thread %s failed", trigger.id, thread.id)
         finally:
@@ -333,10 +341,16 @@ class ChatCog(commands.Cog, name="Chat"):
                 if not self._pending.get(thread.id):
                     self._pending.pop(thread.id, None)
 
-    async def _answer(self, thread: discord.Thread, conversation_id: int, trigger: StoredMessage) -> None:
-        conversation = await self.repo.get(thread.guild.id, conversation_id)
-        if conversation is None or conversation.ended:
-            return
+    async def _answer(
+        self, thread: discord.Thread, conversation: Conversation, trigger: StoredMessage
+    ) -> None:
+        """Answer `trigger`. `conversation` is as the caller read it; its window in memory means it is
+        still open (every way a conversation ends drops the window), else the row is read again."""
+        if conversation.id not in self._windows:
+            fresh = await self.repo.get(conversation.guild_id, conversation.id)
+            if fresh is None or fresh.ended:
+                return
+            conversation = fresh
         settings = await self.bot.feature_settings.get(conversation.guild_id, FEATURE)
         assert isinstance(settings, ChatSettings)
         window = await self._window(conversation, settings.max_context_tokens)
@@ -444,7 +458,7 @@ class ChatCog(commands.Cog, name="Chat"):
             window.remove(answer.id)
         # The old answer stays readable; its buttons go, the new answer brings its own.
         await interaction.response.edit_message(view=None)
-        self._enqueue(thread, conversation.id, trigger)
+        self._enqueue(thread, conversation, trigger)
 
     # -- data kept ------------------------------------------------------------------------------
 
@@ -462,6 +476,8 @@ class ChatCog(commands.Cog, name="Chat"):
             log.exception("Could not purge old /chat conversations; trying again later")
             return 0
         if deleted:
+            # A window in memory says its conversation still exists (see _answer): reload them all.
+            self._windows.clear()
             log.info("Purged %d /chat conversations past their retention", deleted)
         return deleted
 

@@ -173,7 +173,7 @@ class ConversationRepo:
         now = _now()
         tokens = context_tokens(role, author_name, content, len(images))
         # One statement, atomic on its own; a trigger updates the conversation's counters with it.
-        rows = await self._db.fetchall(
+        rows = await self._db.write(
             "INSERT INTO chat_messages (conversation_id, guild_id, role, author_id, author_name,"
             " content, images, tokens, reply_to, message_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -248,7 +248,7 @@ class ConversationRepo:
 
     async def delete_answer(self, conversation: Conversation, answer_id: int) -> None:
         """Forget an answer (Regenerate replaces it); a trigger stops counting it as a turn."""
-        await self._db.fetchall(
+        await self._db.write(
             "DELETE FROM chat_messages"
             " WHERE guild_id = ? AND conversation_id = ? AND id = ? AND role = 'assistant'",
             (conversation.guild_id, conversation.id, answer_id),

@@ -392,3 +392,32 @@ async def test_ending_while_an_answer_streams_stops_it_and_drops_waiting_message
     assert len(world.chat_requests()) == 1  # bob's waiting message is not answered after the end
     (answer,) = world.answers(thread)
     assert "Stopped." in answer.content
+
+
+async def test_a_message_taken_just_before_the_conversation_ended_is_not_answered(world: World) -> None:
+    thread = await world.start(world.alice, message="Hi [[words:3]]")
+    cog = world.cog
+    # What on_message holds when /chat end lands while it stores the message: the row as it was.
+    taken = await cog.repo.by_thread(world.guild.id, thread.id)
+    assert not taken.ended
+    late = await cog.repo.add_message(
+        taken, role="user", author_id=world.alice.id, author_name="alice", content="Late [[words:3]]"
+    )
+    result = await world.alice.slash(thread, "chat end")
+    assert "Conversation ended" in result.response.content
+
+    cog._enqueue(await world.bot.fetch_channel(thread.id), taken, late)
+    await cog._workers[thread.id]
+    assert len(world.chat_requests()) == 1  # the turn read the conversation again and saw it ended
+    assert [m.content for m in world.answers(thread)] == [world.answers(thread)[0].content]
+
+
+async def test_a_long_opening_message_is_quoted_in_part_and_sent_to_the_model_whole(world: World) -> None:
+    opening = "\n".join(f"Line {n}: " + "lorem ipsum " * 25 for n in range(12)) + " [[words:3]]"
+    assert 3500 < len(opening) <= 4000
+    thread = await world.start(world.alice, message=opening)
+    intro = world.bot_messages(thread)[0].content
+    assert len(intro) <= 2000 and intro.endswith("…")
+    assert "\n\n> Line 0: lorem ipsum" in intro
+    assert world.chat_requests()[-1].json["messages"][-1]["content"] == f"alice: {opening}"
+    assert len(world.answers(thread)) == 1

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import Field
@@ -167,3 +168,63 @@ async def test_command_sync_hash_per_scope(db: Database) -> None:
     await sync.set_hash("global", "h2")
     assert await sync.get_hash("global") == "h2"
     assert await sync.get_hash("123") == "g1"
+
+
+async def test_settings_are_kept_between_reads_and_every_write_is_seen_by_the_next_read(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    features, guilds = FeatureSettingsRepo(db), GuildSettingsRepo(db)
+    assert await features.get(3, POLL) == PollSettings()
+    assert await guilds.get(3) == GuildSettings()
+    reads: list[str] = []
+    real_fetchall = db.fetchall
+
+    async def counting(sql: str, params: Any = ()) -> Any:
+        reads.append(sql)
+        return await real_fetchall(sql, params)
+
+    monkeypatch.setattr(db, "fetchall", counting)
+    assert await features.get(3, POLL) == PollSettings()
+    assert await guilds.get(3) == GuildSettings()
+    assert reads == []  # both kept from the first read
+
+    await features.update(3, POLL, max_votes=8)
+    await guilds.update(3, reply_locale="zh-CN")
+    assert (await features.get(3, POLL)).max_votes == 8  # type: ignore[attr-defined]
+    assert (await guilds.get(3)).reply_locale == "zh-CN"
+    await features.reset(3, POLL)
+    await guilds.reset(3)
+    assert await features.get(3, POLL) == PollSettings()
+    assert await guilds.get(3) == GuildSettings()
+    # A refused write changes nothing, and what is read after it is still the stored value.
+    with pytest.raises(ValueError):
+        await features.update(3, POLL, max_votes=99)
+    assert await features.get(3, POLL) == PollSettings()
+    # Another server's entry is untouched by these writes.
+    assert await features.get(4, POLL) == PollSettings()
+
+
+async def test_a_read_overlapping_a_write_does_not_keep_the_old_value(db: Database) -> None:
+    features, guilds = FeatureSettingsRepo(db), GuildSettingsRepo(db)
+    old_feature, _, old_guild, _ = await asyncio.gather(
+        features.get(5, POLL),
+        features.update(5, POLL, enabled=False),
+        guilds.get(5),
+        guilds.update(5, member_daily_budget_usd="1.5"),
+    )
+    assert old_feature.enabled and old_guild.member_daily_budget_usd is None  # read before the write
+    assert not (await features.get(5, POLL)).enabled
+    assert str((await guilds.get(5)).member_daily_budget_usd) == "1.5"
+
+
+async def test_the_cache_keeps_at_most_its_size_and_drops_the_oldest(db: Database) -> None:
+    features, guilds = FeatureSettingsRepo(db, max_cached=2), GuildSettingsRepo(db, max_cached=2)
+    await features.update(1, POLL, max_votes=4)
+    await guilds.update(1, reply_locale="zh-CN")
+    for guild_id in (1, 2, 3):
+        await features.get(guild_id, POLL)
+        await guilds.get(guild_id)
+    assert len(features._cache) == 2 and len(guilds._cache) == 2
+    # Dropped from memory is not lost: read again from storage.
+    assert (await features.get(1, POLL)).max_votes == 4  # type: ignore[attr-defined]
+    assert (await guilds.get(1)).reply_locale == "zh-CN"

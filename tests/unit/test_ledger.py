@@ -106,6 +106,20 @@ async def test_one_thousand_concurrent_records_are_batched_and_sum_exactly(
     assert all(by_id[s.id].request_id == s.request_id for s in stored)
 
 
+async def test_a_batch_larger_than_one_statement_is_stored_in_one_transaction_with_the_right_ids(
+    db: Database, ledger: UsageLedger
+) -> None:
+    # More rows than one INSERT takes (1000): the batch is split into statements of one transaction.
+    events = [event(user_id=i, request_id=f"big{i}") for i in range(2500)]
+    commits_before = db.commits
+    stored = await asyncio.wait_for(asyncio.gather(*(ledger.record(e) for e in events)), NO_HANG)
+    assert db.commits - commits_before <= 3  # the first event alone, then everything queued behind it
+    assert count_rows(db.path) == 2500
+    by_id = {e.id: e for e in await ledger.events(1, limit=3000)}
+    assert len(by_id) == 2500
+    assert all(by_id[s.id].request_id == s.request_id and by_id[s.id].user_id == s.user_id for s in stored)
+
+
 async def test_a_recorded_event_is_visible_to_another_connection(db: Database, ledger: UsageLedger) -> None:
     stored = await ledger.record(event(request_id="durable"))
     # No close, no flush: record() returning means committed.
