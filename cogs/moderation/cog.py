@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,8 +37,6 @@ log = logging.getLogger(__name__)
 
 # Images the API accepts for moderation (omni models only).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-# Settings are read again after this long, so a busy channel costs no database read per message.
-SETTINGS_TTL = 5.0
 # How often the text of old flagged messages is purged.
 PURGE_INTERVAL_HOURS = 6.0
 _CHECKED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
@@ -71,7 +68,6 @@ class ModerationCog(commands.Cog, name="Moderation"):
         # Its own client without retries: the pipeline keeps its queue on 429 and paces itself.
         self._api = build_api_client(bot.settings, session=bot.http_session, max_retries=0)
         self.pipeline = ModerationPipeline(self._api.moderations.create, self)
-        self._settings: dict[int, tuple[float, ModerationSettings]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.notices = ServerNotices(bot, self._spawn)
         self.actions = FlagActions(bot, self.records, self.notices, self._flush_soon)
@@ -151,15 +147,10 @@ class ModerationCog(commands.Cog, name="Moderation"):
         )
 
     async def _settings_for(self, guild_id: int) -> ModerationSettings:
-        now = time.monotonic()
-        cached = self._settings.get(guild_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        # Read per message: the repository keeps each server's settings in memory, and a /config
+        # change reaches the very next message.
         settings = await self.bot.feature_settings.get(guild_id, FEATURE)
         assert isinstance(settings, ModerationSettings)
-        if len(self._settings) > 10_000:
-            self._settings.clear()
-        self._settings[guild_id] = (now + SETTINGS_TTL, settings)
         return settings
 
     async def check_output(self, guild_id: int, text: str) -> Verdict | None:
@@ -189,10 +180,6 @@ class ModerationCog(commands.Cog, name="Moderation"):
         """The bot's output reviewer (see `bot.output_review`): the flagged categories, or None."""
         verdict = await self.check_output(guild_id, text)
         return None if verdict is None else list(verdict.flagged)
-
-    def forget_settings(self, guild_id: int) -> None:
-        """Settings changed (e.g. through /config): read them again for the next message."""
-        self._settings.pop(guild_id, None)
 
     # -- the pipeline's sink (called from its task; nothing here waits) ---------------------------
 

@@ -47,7 +47,6 @@ class World:
 
     async def configure(self, **changes: Any) -> None:
         await self.bot.feature_settings.update(self.guild.id, MODERATION, **changes)
-        self.cog.forget_settings(self.guild.id)
 
     def moderation_calls(self) -> list[Any]:
         return self.fake.requests_to("/v1/moderations", "POST")
@@ -101,7 +100,6 @@ async def test_a_clean_message_is_checked_and_left_alone(world: World) -> None:
 
 async def test_moderation_is_off_by_default(world: World) -> None:
     await world.bot.feature_settings.reset(world.guild.id, MODERATION)
-    world.cog.forget_settings(world.guild.id)
     await world.alice.send(world.general, "flag:harassment off by default")
     assert world.moderation_calls() == []
     assert len(world.general.history()) == 1

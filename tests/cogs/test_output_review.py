@@ -13,8 +13,6 @@ from tests.cogs.test_write import world as world
 async def _moderation_on(world: World, **changes: Any) -> None:
     moderation = world.bot.features["moderation"]
     await world.bot.feature_settings.update(world.guild.id, moderation, enabled=True, **changes)
-    cog: Any = world.bot.get_cog("Moderation")
-    cog.forget_settings(world.guild.id)
 
 
 async def test_an_answer_the_servers_rules_forbid_is_withheld(world: World) -> None:
