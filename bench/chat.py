@@ -15,6 +15,8 @@ own time is the CPU time this process spends on the turn: waiting for the API is
 neither is Discord (a recording double stands in; its sends cost nothing here, as network waits
 cost the bot no CPU). The edit scheduler gets a clock that jumps instead of sleeping, so pacing
 does not stretch the run. Baseline in the same run: the client alone streaming the same request.
+With --budgets the server has a monthly and a member budget, so every turn's reservation and release
+reach SQLite (without, the reservation returns at once: no budget applies).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -208,6 +211,11 @@ async def _run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
                 locale="en-US",
             )
             await _fill(repo, talk, HISTORY_MESSAGES)
+            if args.budgets:
+                # A server with both budgets: every turn reserves its worst case and releases it.
+                await bot.guild_settings.update(
+                    1, monthly_budget_usd=Decimal("1000"), member_daily_budget_usd=Decimal("100")
+                )
             thread = RecordingThread(5, 1)
             cog = ChatCog(bot)  # type: ignore[arg-type]
             answered = 0
@@ -282,6 +290,7 @@ async def _run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
         "turn_overhead_ms_p99": _pct(overhead, 99),
         "turn_vs_client_ratio": statistics.median(turn_ms) / max(statistics.median(client_ms), 1e-9),
         "answers_complete": integrity,
+        "budgets_set": args.budgets,
         "targets": {
             "context_build_ms_p99": TARGET_CONTEXT_BUILD_MS_P99,
             "turn_overhead_ms_p99": TARGET_TURN_OVERHEAD_MS_P99,
@@ -293,6 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--context-runs", type=int, default=1000)
     parser.add_argument("--turns", type=int, default=100)
+    parser.add_argument(
+        "--budgets",
+        action="store_true",
+        help="give the server both budgets (each turn reserves)",
+    )
     args = parser.parse_args(argv)
     with _fake_server(0.0) as base_url:
         result = asyncio.run(_run(args, base_url))
@@ -330,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             f"target <= {TARGET_TURN_OVERHEAD_MS_P99} ms",
         ),
         ("answers complete", str(result["answers_complete"]), ""),
+        ("server budgets set", str(result["budgets_set"]), "--budgets"),
     ]
     width = max(len(name) for name, _, _ in rows)
     for name, value, note in rows:

@@ -102,13 +102,6 @@ _SUMS = (
 )
 
 
-_GUILD_SUMS = (
-    "SELECT"
-    " (SELECT COALESCE(SUM(cost_e10), 0) FROM usage_events WHERE guild_id = ?1 AND created_at_us >= ?2),"
-    " (SELECT COALESCE(SUM(cost_e10), 0) FROM budget_reservations WHERE guild_id = ?1 AND expires_at_us > ?3)"
-)
-
-
 def _sum_params(guild_id: int, user_id: int, now: datetime) -> tuple[int, ...]:
     return (guild_id, user_id, to_epoch_us(now), to_epoch_us(month_start(now)), to_epoch_us(day_start(now)))
 
@@ -134,6 +127,54 @@ class _Drop:
     reservation: Reservation
     future: asyncio.Future[None]
 
+
+def _delete(drops: list[_Drop], now_us: int) -> tuple[str, list[int]]:
+    """One DELETE of the released reservations and of their servers' expired ones (left by a crash)."""
+    ids = [d.reservation.id for d in drops if d.reservation.id is not None]
+    guilds = sorted({d.reservation.guild_id for d in drops})
+    sql = (
+        f"DELETE FROM budget_reservations WHERE id IN ({', '.join('?' * len(ids))})"
+        f" OR (guild_id IN ({', '.join('?' * len(guilds))}) AND expires_at_us <= ?)"
+    )
+    return sql, [*ids, *guilds, now_us]
+
+
+def _used_query(guild_id: int, users: list[int], now: datetime) -> tuple[str, list[int]]:
+    """What the server spent this month and holds (user NULL), and each member's day (spent + held)."""
+    now_us = to_epoch_us(now)
+    sql = (
+        "SELECT NULL, SUM(cost_e10) FROM usage_events WHERE guild_id = ? AND created_at_us >= ?"
+        " UNION ALL SELECT NULL, SUM(cost_e10) FROM budget_reservations"
+        " WHERE guild_id = ? AND expires_at_us > ?"
+    )
+    params = [guild_id, to_epoch_us(month_start(now)), guild_id, now_us]
+    if users:
+        marks = ", ".join("?" * len(users))
+        sql += (
+            " UNION ALL SELECT user_id, SUM(cost_e10) FROM usage_events"
+            f" WHERE guild_id = ? AND created_at_us >= ? AND user_id IN ({marks}) GROUP BY user_id"
+            " UNION ALL SELECT user_id, SUM(cost_e10) FROM budget_reservations"
+            f" WHERE guild_id = ? AND expires_at_us > ? AND user_id IN ({marks}) GROUP BY user_id"
+        )
+        params += [guild_id, to_epoch_us(day_start(now)), *users, guild_id, now_us, *users]
+    return sql, params
+
+
+# ?1 guild, ?2 member, ?3 feature, ?4 cost, ?5 now, ?6 expiry, ?7 monthly limit or NULL, ?8 month
+# start, ?9 member's daily limit or NULL (exempt or unset), ?10 day start; amounts in 1e-10 USD.
+_RESERVE_IF_IT_FITS = (
+    "INSERT INTO budget_reservations (guild_id, user_id, feature, cost_e10, created_at_us, expires_at_us)"
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE"
+    " (?7 IS NULL OR ?4 + (SELECT COALESCE(SUM(cost_e10), 0) FROM usage_events"
+    "   WHERE guild_id = ?1 AND created_at_us >= ?8)"
+    "  + (SELECT COALESCE(SUM(cost_e10), 0) FROM budget_reservations"
+    "   WHERE guild_id = ?1 AND expires_at_us > ?5) <= ?7)"
+    " AND (?9 IS NULL OR ?4 + (SELECT COALESCE(SUM(cost_e10), 0) FROM usage_events"
+    "   WHERE guild_id = ?1 AND user_id = ?2 AND created_at_us >= ?10)"
+    "  + (SELECT COALESCE(SUM(cost_e10), 0) FROM budget_reservations"
+    "   WHERE guild_id = ?1 AND user_id = ?2 AND expires_at_us > ?5) <= ?9)"
+    " RETURNING id"
+)
 
 # Reservations and releases decided in one transaction at most; the rest wait for the next.
 _MAX_BATCH = 500
@@ -239,19 +280,29 @@ class Budgets:
                     item.future.set_exception(error)
 
     async def _decide(self, batch: list[_Ask | _Drop]) -> list[tuple[_Ask | _Drop, object]]:
+        # Each call below is one round trip to SQLite's thread, the cost that dominates a turn: a
+        # batch of releases is one statement, and so is a lone reservation that fits. Otherwise
+        # BEGIN, one DELETE, one query of sums per server, one INSERT ... RETURNING and COMMIT.
         now = self._clock()
         now_us = to_epoch_us(now)
         asks = [item for item in batch if isinstance(item, _Ask)]
         drops = [item for item in batch if isinstance(item, _Drop)]
         decided: list[tuple[_Ask | _Drop, object]] = [(drop, None) for drop in drops]
+        if drops and len(asks) <= 1:
+            await self._db.write(*_delete(drops, now_us))
+            drops = []
+        if not asks:
+            return decided
+        if len(asks) == 1:
+            (ask,) = asks
+            reserved = await self._reserve_if_it_fits(ask, now)
+            if reserved is not None:
+                return [*decided, (ask, reserved)]
+            # Refused: decided again below, in a transaction that also finds which budget and what is left.
         async with self._db.transaction() as conn:
             if drops:
                 # Releases first: what they free is available to this batch's reservations.
-                cursor = await conn.executemany(
-                    "DELETE FROM budget_reservations WHERE id = ? OR (guild_id = ? AND expires_at_us <= ?)",
-                    [(d.reservation.id, d.reservation.guild_id, now_us) for d in drops],
-                )
-                await cursor.close()
+                await conn.execute_fetchall(*_delete(drops, now_us))
             accepted: list[_Ask] = []
             for guild_id in dict.fromkeys(ask.guild_id for ask in asks):
                 mine = [ask for ask in asks if ask.guild_id == guild_id]
@@ -259,28 +310,24 @@ class Budgets:
                     decided.append((ask, outcome))
                     if outcome is None:
                         accepted.append(ask)
+            ids: dict[int, int] = {}
             if accepted:
-                cursor = await conn.executemany(
+                rows = [
+                    (a.guild_id, a.user_id, a.feature, _units(a.amount), now_us, self._expiry(now, a))
+                    for a in accepted
+                ]
+                inserted = await conn.execute_fetchall(
                     "INSERT INTO budget_reservations"
                     " (guild_id, user_id, feature, cost_e10, created_at_us, expires_at_us)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            a.guild_id,
-                            a.user_id,
-                            a.feature,
-                            _units(a.amount),
-                            now_us,
-                            to_epoch_us(now + (a.ttl or self._ttl)),
-                        )
-                        for a in accepted
-                    ],
+                    f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?)'] * len(rows))} RETURNING id",
+                    [value for row in rows for value in row],
                 )
-                await cursor.close()
-                rows = list(await conn.execute_fetchall("SELECT last_insert_rowid()"))
-                # One connection holds the write lock: AUTOINCREMENT ids of one statement are consecutive.
-                first_id = int(rows[0][0]) - len(accepted) + 1
-                ids = {id(ask): first_id + n for n, ask in enumerate(accepted)}
+                # One connection holds the write lock, so one statement's ids are consecutive and in
+                # insertion order; RETURNING does not promise to list them in that order, so sort them.
+                ids = {
+                    id(ask): row_id
+                    for ask, row_id in zip(accepted, sorted(int(r[0]) for r in inserted), strict=True)
+                }
         return [
             (item, Reservation(ids[id(item)], item.guild_id, item.amount))
             if isinstance(item, _Ask) and outcome is None
@@ -288,28 +335,44 @@ class Budgets:
             for item, outcome in decided
         ]
 
+    def _expiry(self, now: datetime, ask: _Ask) -> int:
+        return to_epoch_us(now + (ask.ttl or self._ttl))
+
+    async def _reserve_if_it_fits(self, ask: _Ask, now: datetime) -> Reservation | None:
+        """One statement, so one transaction: insert the reservation only where it fits both budgets
+        (None when it does not). SQLite runs a lone statement under the write lock from its reads to
+        its insert, so a concurrent writer cannot slip between the check and the hold."""
+        rows = await self._db.write(
+            _RESERVE_IF_IT_FITS,
+            (
+                ask.guild_id,
+                ask.user_id,
+                ask.feature,
+                _units(ask.amount),
+                to_epoch_us(now),
+                self._expiry(now, ask),
+                None if ask.monthly is None else _units(ask.monthly),
+                to_epoch_us(month_start(now)),
+                None if ask.daily is None else _units(ask.daily),
+                to_epoch_us(day_start(now)),
+            ),
+        )
+        return Reservation(int(rows[0][0]), ask.guild_id, ask.amount) if rows else None
+
     async def _decide_guild(
         self, conn: Any, guild_id: int, asks: list[_Ask], now: datetime
     ) -> list[tuple[_Ask, BudgetExceeded | None]]:
         """Each reservation in order against the server's month and its member's day, counting the
         ones accepted before it; None means accepted."""
-        now_us = to_epoch_us(now)
-        rows = list(
-            await conn.execute_fetchall(_GUILD_SUMS, (guild_id, to_epoch_us(month_start(now)), now_us))
-        )
-        guild_used = int(rows[0][0]) + int(rows[0][1])
         users = sorted({ask.user_id for ask in asks if ask.daily is not None})
+        guild_used = 0
         user_used: dict[int, int] = dict.fromkeys(users, 0)
-        if users:
-            marks = ", ".join("?" * len(users))
-            for user_id, units in await conn.execute_fetchall(
-                "SELECT user_id, SUM(cost_e10) FROM usage_events"
-                f" WHERE guild_id = ? AND created_at_us >= ? AND user_id IN ({marks}) GROUP BY user_id"
-                " UNION ALL SELECT user_id, SUM(cost_e10) FROM budget_reservations"
-                f" WHERE guild_id = ? AND expires_at_us > ? AND user_id IN ({marks}) GROUP BY user_id",
-                (guild_id, to_epoch_us(day_start(now)), *users, guild_id, now_us, *users),
-            ):
-                user_used[int(user_id)] += int(units)
+        # One query: the server's month (spent and held) in rows without a user, then the members'.
+        for user_id, units in await conn.execute_fetchall(*_used_query(guild_id, users, now)):
+            if user_id is None:
+                guild_used += int(units or 0)
+            else:
+                user_used[int(user_id)] += int(units or 0)
         decided: list[tuple[_Ask, BudgetExceeded | None]] = []
         for ask in asks:
             needed = _units(ask.amount)

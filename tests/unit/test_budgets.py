@@ -13,7 +13,7 @@ import pytest
 
 from bot.db import Database, GuildSettings
 from bot.usage import PricingTable, UsageEvent, UsageLedger
-from bot.usage.budgets import BudgetExceeded, Budgets
+from bot.usage.budgets import BudgetExceeded, Budgets, Reservation
 
 NOON = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 
@@ -217,4 +217,35 @@ async def test_a_caller_cancelled_while_waiting_holds_nothing(db: Database) -> N
     )
     assert fresh.id is not None
     await budgets.release(fresh)
+    assert await _held(db) == 0
+
+
+async def test_one_reservation_at_a_time_fits_to_the_last_unit_and_is_refused_past_it(
+    db: Database, ledger: UsageLedger
+) -> None:
+    """A lone reservation is decided by one conditional INSERT: the same edges as a batch."""
+    budgets = Budgets(db, clock=Clock(NOON))
+    settings = GuildSettings(monthly_budget_usd=Decimal("1.00"), member_daily_budget_usd=Decimal("0.50"))
+    tiny = Decimal("0.0000000001")  # the smallest unit held
+
+    async def reserve(user_id: int, amount: Decimal) -> Reservation:
+        return await budgets.reserve(
+            guild_id=1, user_id=user_id, feature="write", amount=amount, settings=settings
+        )
+
+    await ledger.record(_spend(1, "0.40"))
+    commits = db.commits
+    member_last = await reserve(1, Decimal("0.10"))  # member 1's last 0.10 today
+    assert db.commits == commits + 1, "the exact fit was decided by the one statement, not the fallback"
+    with pytest.raises(BudgetExceeded) as member_day:
+        await reserve(1, tiny)
+    assert member_day.value.scope == "member_day" and member_day.value.left == 0
+    commits = db.commits
+    server_last = await reserve(2, Decimal("0.50"))  # the server's last 0.50 this month
+    assert db.commits == commits + 1
+    with pytest.raises(BudgetExceeded) as month:
+        await reserve(3, tiny)
+    assert month.value.scope == "server_month" and month.value.left == 0
+    await budgets.release(member_last)
+    await budgets.release(server_last)
     assert await _held(db) == 0
