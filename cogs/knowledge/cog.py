@@ -490,7 +490,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         guild = ctx.interaction.guild
         member = ctx.interaction.user
         hidden: set[int] = set()
-        for channel_id in index.channels() - {0}:
+        for channel_id in index.channels():
             channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
             if channel is None or not isinstance(member, discord.Member):
                 hidden.add(channel_id)

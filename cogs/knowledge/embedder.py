@@ -95,7 +95,8 @@ class Embedder:
             ordered = sorted(response.data, key=lambda e: e.index)
             if len(ordered) != len(part):
                 raise ValueError(f"asked for {len(part)} embeddings, got {len(ordered)}")
-            results[index] = np.asarray([e.embedding for e in ordered], dtype=np.float32)
+            packed = b"".join(e.packed() for e in ordered)
+            results[index] = np.frombuffer(packed, dtype="<f4").reshape(len(ordered), -1)
             if response.usage is not None:
                 spent.tokens += response.usage.prompt_tokens
             else:

@@ -92,12 +92,12 @@ async def create_embeddings(request: web.Request) -> web.Response:
     fake.admit(request, total, model)
     data = []
     for index, (text, _) in enumerate(inputs):
-        vector = vectors.embed(text, model, dims or native)
+        vector = vectors.embed_array(text, model, dims or native)
         data.append(
             {
                 "object": "embedding",
                 "index": index,
-                "embedding": vectors.to_base64(vector) if encoding == "base64" else vector,
+                "embedding": vectors.to_base64(vector) if encoding == "base64" else vector.tolist(),
             }
         )
     return web.json_response(
