@@ -231,15 +231,16 @@ class Reindexing:
         return [str(r[0]) for r in rows]
 
     async def add_vectors(
-        self, guild_id: int, document_id: int, model: str, texts: list[str], vectors: np.ndarray
+        self, guild_id: int, model: str, documents: list[tuple[int, list[str], np.ndarray]]
     ) -> None:
-        dims = int(vectors.shape[1])
+        """Store new vectors of several documents, given as (document id, passages, vectors)."""
         async with self._db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO kb_chunks (document_id, guild_id, position, text, model, dimensions, vector)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (document_id, guild_id, position, text, model, dims, to_blob(vector))
+                    (document_id, guild_id, position, text, model, int(vectors.shape[1]), to_blob(vector))
+                    for document_id, texts, vectors in documents
                     for position, (text, vector) in enumerate(zip(texts, vectors, strict=True))
                 ],
             )
