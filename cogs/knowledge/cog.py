@@ -531,7 +531,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
             return None
         spent = Spent()
         try:
-            vectors = await self.embedder.embed([query], model, dimensions, spent)
+            vectors = await self.embedder.embed([query], model, dimensions, spent, pooled=False)
         except OpenAIError as exc:
             await self._say(ctx.interaction, known_error_text(exc, ctx.locale) or ctx.t("error.api_server"))
             return None

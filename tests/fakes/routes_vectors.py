@@ -91,8 +91,8 @@ async def create_embeddings(request: web.Request) -> web.Response:
         )
     fake.admit(request, total, model)
     data = []
-    for index, (text, _) in enumerate(inputs):
-        vector = vectors.embed_array(text, model, dims or native)
+    matrix = vectors.embed_many([text for text, _ in inputs], model, dims or native)
+    for index, vector in enumerate(matrix):
         data.append(
             {
                 "object": "embedding",
