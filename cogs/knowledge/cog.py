@@ -424,6 +424,8 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         guild_id = ctx.guild_id
         assert guild_id is not None
         model, dimensions = run.model, run.dimensions
+        # What the new vectors are stored with: a model without `dimensions` gives its own size.
+        stored_dimensions = dimensions if asks_dimensions(model) else None
 
         async def say(text: str) -> None:
             await self._edit(edit, text)
@@ -462,18 +464,20 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         try:
             await reporter.start()
             run.task = asyncio.create_task(embed_all())
+            if run.cancelled:  # cancelled (a newer /config change) before the job existed
+                run.task.cancel()
             try:
                 dims = await run.task
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if not run.cancelled or (current is not None and current.cancelling()):
                     raise
-                await self.reindexing.discard(guild_id, model, dimensions)
+                await self.reindexing.discard(guild_id, model, stored_dimensions)
                 await reporter.close()
                 await say(ctx.t("knowledge.reindex.cancelled"))
                 return
             except OpenAIError as exc:
-                await self.reindexing.discard(guild_id, model, dimensions)
+                await self.reindexing.discard(guild_id, model, stored_dimensions)
                 await reporter.close()
                 reason = known_error_text(exc, ctx.locale) or ctx.t("error.api_server")
                 await say(ctx.t("knowledge.reindex.failed", reason=reason))

@@ -74,16 +74,20 @@ class _Request:
         #: the (inputs, dims) float32 rows as sent, and the tokens the API reported (None: not told)
         self.done: asyncio.Future[tuple[np.ndarray, int | None]] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
+        #: everyone left before it was answered: it is being cancelled, nobody may join it
+        self.abandoned = False
 
     def fits(self, inputs: int, tokens: int, limits: EmbeddingLimits) -> bool:
         budget = int(limits.max_request_tokens * limits.margin)
-        return len(self.texts) + inputs <= limits.max_inputs and self.tokens + tokens <= budget
+        within = len(self.texts) + inputs <= limits.max_inputs and self.tokens + tokens <= budget
+        return within and not self.abandoned
 
     def leave(self) -> None:
         """A caller stopped waiting (cancelled, or another of its requests failed); a request nobody
         waits for is not sent, or is aborted."""
         self.waiters -= 1
         if self.waiters == 0 and not self.done.done() and self.task is not None:
+            self.abandoned = True
             self.task.cancel()
 
 

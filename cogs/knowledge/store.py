@@ -314,11 +314,13 @@ class Reindexing:
             )
         return int(switched)
 
-    async def discard(self, guild_id: int, model: str, dimensions: int) -> None:
-        """Drop new vectors of documents not switched (a cancelled or failed re-index)."""
+    async def discard(self, guild_id: int, model: str, dimensions: int | None) -> None:
+        """Drop new vectors of documents not switched (a cancelled or failed re-index); `dimensions`
+        None: whatever size the model gave."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "DELETE FROM kb_chunks WHERE guild_id = ? AND model = ? AND dimensions = ? AND document_id IN"
-                " (SELECT id FROM kb_documents WHERE guild_id = ? AND NOT (model = ? AND dimensions = ?))",
-                (guild_id, model, dimensions, guild_id, model, dimensions),
+                "DELETE FROM kb_chunks WHERE guild_id = ?1 AND model = ?2 AND (?3 IS NULL OR dimensions = ?3)"
+                " AND document_id IN (SELECT id FROM kb_documents WHERE guild_id = ?1"
+                " AND NOT (model = ?2 AND (?3 IS NULL OR dimensions = ?3)))",
+                (guild_id, model, dimensions),
             )

@@ -21,7 +21,7 @@ from cogs.knowledge import FEATURE as KB
 from cogs.knowledge.chunking import chunk_text
 from cogs.knowledge.embedder import Embedder, EmbeddingLimits, Spent, batches, normalized
 from cogs.knowledge.index import IndexCache, ServerIndex
-from cogs.knowledge.store import KnowledgeRepo, StoredVectors
+from cogs.knowledge.store import KnowledgeRepo, Reindexing, StoredVectors
 from tests.fakes.faults import Fault
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -176,9 +176,13 @@ async def test_a_cancelled_caller_does_not_stop_the_others_and_a_lone_one_aborts
     alone = asyncio.create_task(embedder.embed(_texts("f", 1), "text-embedding-3-small", 64, Spent()))
     await asyncio.sleep(0.05)
     alone.cancel()
+    await asyncio.sleep(0)
+    # A caller arriving while that request is being cancelled gets a request of its own.
+    fresh = asyncio.create_task(embedder.embed(_texts("g", 1), "text-embedding-3-small", 64, Spent()))
     await blocker
-    await asyncio.sleep(0.05)
-    assert [r.json["input"] for r in fake.requests_to("/v1/embeddings", "POST")][2:] == [_texts("e", 1)]
+    assert (await fresh).shape == (1, 64)
+    inputs = [r.json["input"] for r in fake.requests_to("/v1/embeddings", "POST")]
+    assert inputs[2:] == [_texts("e", 1), _texts("g", 1)]
 
 
 async def test_documents_added_together_share_a_transaction_each_stored_whole(tmp_path: Path) -> None:
@@ -219,4 +223,38 @@ async def test_documents_added_together_share_a_transaction_each_stored_whole(tm
     assert [d.title for d in await repo.documents(1)][-2:] == ["x", "good"]
     rows = await db.fetchall("SELECT COUNT(*) FROM kb_chunks")
     assert rows[0][0] == 6 + 1 + 2
+    await db.close()
+
+
+async def test_a_stopped_reindex_drops_its_vectors_also_for_a_model_without_dimensions(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "kb.db")
+    assert KB.migrations is not None
+    await db.migrate_feature(KB.name, KB.migrations)
+    repo, reindexing = KnowledgeRepo(db), Reindexing(db)
+    old = await repo.add_document(
+        guild_id=1,
+        title="rules",
+        kind="text",
+        source_url=None,
+        channel_id=None,
+        added_by=2,
+        model="text-embedding-3-small",
+        chunks=["a", "b"],
+        vectors=np.ones((2, 512), dtype=np.float32),
+        tokens=2,
+    )
+    # text-embedding-ada-002 takes no `dimensions`: its vectors have its own size, 1536.
+    new = np.ones((2, 1536), dtype=np.float32)
+    await reindexing.add_vectors(1, "text-embedding-ada-002", [(old.id, ["a", "b"], new)])
+    await reindexing.discard(1, "text-embedding-ada-002", None)
+    rows = await db.fetchall("SELECT model, dimensions, COUNT(*) FROM kb_chunks GROUP BY 1, 2")
+    assert [tuple(r) for r in rows] == [("text-embedding-3-small", 512, 2)]
+
+    await reindexing.add_vectors(1, "text-embedding-ada-002", [(old.id, ["a", "b"], new)])
+    assert await reindexing.switch(1, "text-embedding-ada-002", 1536) == 1
+    await reindexing.discard(1, "text-embedding-ada-002", None)  # switched: nothing to drop
+    rows = await db.fetchall("SELECT model, dimensions, COUNT(*) FROM kb_chunks GROUP BY 1, 2")
+    assert [tuple(r) for r in rows] == [("text-embedding-ada-002", 1536, 2)]
     await db.close()
