@@ -64,7 +64,11 @@ class ServerIndex:
         if not n or k <= 0:
             return []
         scores = self._scores
-        np.dot(self.matrix, np.ascontiguousarray(query, dtype=np.float32), out=scores)
+        # einsum, not the BLAS product (np.dot / @): BLAS splits it over threads, and on a busy
+        # machine one descheduled thread stalls the query (p99 80-100 ms where einsum's single
+        # thread keeps 15 ms; bench/knowledge.py measures both). The product reads memory at the
+        # same speed either way.
+        np.einsum("ij,j->i", self.matrix, np.ascontiguousarray(query, dtype=np.float32), out=scores)
         for channel in hidden:
             rows = self._rows_of_channel.get(channel)
             if rows is not None:
