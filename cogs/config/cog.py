@@ -155,6 +155,19 @@ class ConfigCog(commands.Cog, name="Config"):
         )
         await ctx.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
+    def announce(
+        self, interaction: discord.Interaction[Any], changes: list[tuple[str, str, Any, Any]]
+    ) -> None:
+        """Dispatch `feature_settings_changed(interaction, feature, names)` per feature whose values
+        changed, for cogs that act on their settings (the knowledge base re-indexes on a new model).
+        Called after the reply, so a listener may follow up on the interaction."""
+        changed: dict[str, set[str]] = {}
+        for feature, name, old, new in changes:
+            if old != new:
+                changed.setdefault(feature, set()).add(name)
+        for feature, names in changed.items():
+            self.bot.dispatch("feature_settings_changed", interaction, feature, frozenset(names))
+
     async def _run(self, interaction: discord.Interaction[Any], action: Awaitable[None]) -> None:
         """Run a command body; a refusal is told privately in the member's language."""
         try:
@@ -240,6 +253,7 @@ class ConfigCog(commands.Cog, name="Config"):
             self._check_models(target, [value] if isinstance(value, str) else list(value), ctx.locale)
         old, new = await self._change(ctx, target, setting, value)
         await self._reply_changed(ctx, target, setting, old, new)
+        self.announce(interaction, [(target.name, setting.name, old, new)])
 
     def _check_models(self, target: Target, models: list[str], locale: str) -> None:
         available = self._catalog_models(target)
@@ -339,6 +353,7 @@ class ConfigCog(commands.Cog, name="Config"):
             value = None if remove else entity_id
         old, new = await self._change(ctx, target, setting, value)
         await self._reply_changed(ctx, target, setting, old, new)
+        self.announce(interaction, [(target.name, setting.name, old, new)])
 
     def _check_channel_visible(
         self, interaction: discord.Interaction[Any], channel_id: int, locale: str
@@ -389,8 +404,8 @@ class ConfigCog(commands.Cog, name="Config"):
 
     async def do_reset(
         self, interaction: discord.Interaction[Any], chosen: list[Target], setting: Setting | None
-    ) -> int:
-        """Reset and audit; returns how many settings changed."""
+    ) -> list[tuple[str, str, Any, Any]]:
+        """Reset and audit; returns the changes as (feature, setting, old, new)."""
         _require_manage_guild(interaction)
         assert interaction.guild_id is not None
         values = Values(self.bot, interaction.guild_id)
@@ -405,7 +420,7 @@ class ConfigCog(commands.Cog, name="Config"):
             after = (await values.write(target, **dict.fromkeys(names))).model_dump(mode="json")
             changes += [(target.name, n, before[n], after[n]) for n in names]
         await self.audit.record(interaction.guild_id, interaction.user.id, changes)
-        return len(changes)
+        return changes
 
     # -- history --------------------------------------------------------------------------------
 
@@ -589,7 +604,7 @@ class ResetConfirm(discord.ui.View):
     async def _confirm(self, interaction: discord.Interaction[Any]) -> None:
         self.stop()
         try:
-            count = await self.cog.do_reset(interaction, self.chosen, self.setting)
+            changes = await self.cog.do_reset(interaction, self.chosen, self.setting)
         except app_commands.MissingPermissions:
             await interaction.response.edit_message(
                 content=t(
@@ -599,8 +614,9 @@ class ResetConfirm(discord.ui.View):
             )
             return
         await interaction.response.edit_message(
-            content=t("config.reset.done", self.locale, count=count), view=None
+            content=t("config.reset.done", self.locale, count=len(changes)), view=None
         )
+        self.cog.announce(interaction, changes)
 
     async def _cancel(self, interaction: discord.Interaction[Any]) -> None:
         self.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,8 @@ from cogs.knowledge.feature import (
     KnowledgeSettings,
 )
 from cogs.knowledge.index import IndexCache, ServerIndex
-from cogs.knowledge.progress import CancelView, ProgressReporter
+from cogs.knowledge.progress import CancelView, Edit, ProgressReporter, progress_text
+from cogs.knowledge.reindex import ReindexRun, groups
 from cogs.knowledge.store import Document, Kind, KnowledgeRepo, Passage, Reindexing
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ INDEX_CACHE_BYTES = 256 * 1024 * 1024
 SEARCH_RESULTS = 5
 PASSAGE_PREVIEW_CHARS = 300
 RENDER_INTERVAL = 0.5
+# The settings whose change makes a new index: /config changing one starts a re-index.
+REINDEX_SETTINGS = frozenset({"model", "dimensions"})
 
 
 class KnowledgeError(UserFacingError):
@@ -96,8 +99,8 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         self.bot = bot
         self.repo = KnowledgeRepo(bot.db)
         self.reindexing = Reindexing(bot.db)
-        #: servers whose re-index runs now
-        self._reindex_running: set[int] = set()
+        #: the re-index running in each server
+        self.reindex_runs: dict[int, ReindexRun] = {}
         self.embedder = embedder or Embedder(bot.api, concurrency=EMBED_CONCURRENCY)
         self.cache = IndexCache(INDEX_CACHE_BYTES)
         self.menu = app_commands.ContextMenu(
@@ -226,7 +229,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
                 job.cancel()
 
         view = CancelView(interaction.user.id, ctx.locale, cancel)
-        reporter = ProgressReporter(interaction, new.title, len(chunks), view)
+        reporter = ProgressReporter(interaction.edit_original_response, len(chunks), view, title=new.title)
         try:
             await reporter.start()
             job = asyncio.create_task(
@@ -284,6 +287,10 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         else:
             lines = [ctx.t("knowledge.list.header", count=len(documents))]
             lines += [self._document_line(d) for d in documents]
+            run = self.reindex_runs.get(ctx.guild_id)
+            if run is not None:
+                key = "knowledge.reindex.progress"
+                lines.insert(0, progress_text(key, ctx.locale, run.done, run.total, model=run.model))
             text = _fit("\n".join(lines))
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
@@ -344,77 +351,136 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         self._require_editor(ctx, settings)
         guild_id = ctx.guild_id
         assert guild_id is not None and ctx.model is not None
-        if guild_id in self._reindex_running:
+        if guild_id in self.reindex_runs:
             await reply_privately(interaction, ctx.t("knowledge.reindex.busy"))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         model = ctx.model
-        wanted = settings.dimensions if asks_dimensions(model) else None
-        stale = await self.reindexing.stale_documents(guild_id, model, wanted)
+        stale = await self.reindexing.stale_documents(guild_id, model, _wanted_dimensions(model, settings))
         if not stale:
             await self._say(interaction, ctx.t("knowledge.reindex.nothing", model=model))
             return
-        self._reindex_running.add(guild_id)
+        if guild_id in self.reindex_runs:  # one started while the documents were read
+            await self._say(interaction, ctx.t("knowledge.reindex.busy"))
+            return
+        await self._reindex(ctx, model, settings.dimensions, stale, interaction.edit_original_response)
+
+    @commands.Cog.listener()
+    async def on_feature_settings_changed(
+        self, interaction: discord.Interaction[Any], feature: str, names: frozenset[str]
+    ) -> None:
+        """/config changed the embedding model or dimensions: re-index in the background, shown to
+        the admin in a private follow-up with Cancel (and in /kb list); a re-index still running for
+        an earlier change is cancelled first."""
+        if feature != FEATURE.name or not names & REINDEX_SETTINGS or interaction.guild_id is None:
+            return
+        guild_id = interaction.guild_id
+        ctx = await self.bot.contexts.get(interaction, FEATURE.name)
+        settings = ctx.settings
+        if not isinstance(settings, KnowledgeSettings) or not (ctx.available and settings.enabled):
+            return  # a disabled feature is re-indexed by /kb reindex once it is back
+        running = self.reindex_runs.get(guild_id)
+        if running is not None:
+            running.cancel()
+            await running.finished.wait()
+        model = ctx.model
+        assert model is not None
+        stale = await self.reindexing.stale_documents(guild_id, model, _wanted_dimensions(model, settings))
+        if not stale or guild_id in self.reindex_runs:
+            return
         try:
-            await self._reindex(ctx, model, settings.dimensions, stale)
-        finally:
-            self._reindex_running.discard(guild_id)
+            message = await interaction.followup.send(
+                progress_text(
+                    "knowledge.reindex.progress", ctx.locale, 0, sum(d.chunks for d in stale), model=model
+                ),
+                ephemeral=True,
+                wait=True,
+                allowed_mentions=NO_PINGS,
+            )
+        except discord.HTTPException as exc:
+            log.info("Could not show the re-index after a /config change: %s", exc.status)
+            return
+        await self._reindex(ctx, model, settings.dimensions, stale, message.edit)
 
     async def _reindex(
-        self, ctx: InteractionContext, model: str, dimensions: int, stale: list[Document]
+        self, ctx: InteractionContext, model: str, dimensions: int, stale: list[Document], edit: Edit
     ) -> None:
         """Embed the stale documents' passages with `model` next to the old vectors, then switch all
-        at once; cancelled or failed, the new vectors are dropped and the old index stays."""
-        interaction, guild_id = ctx.interaction, ctx.guild_id
+        at once; cancelled or failed, the new vectors are dropped and the old index stays. Progress,
+        Cancel and the outcome are shown with `edit`."""
+        guild_id = ctx.guild_id
         assert guild_id is not None
-        reservation = await self._reserve(ctx, model, sum(d.tokens for d in stale), 0)
+        run = ReindexRun(model, dimensions, sum(d.chunks for d in stale))
+        self.reindex_runs[guild_id] = run
+        try:
+            await self._run_reindex(ctx, run, stale, edit)
+        finally:
+            del self.reindex_runs[guild_id]
+            run.finished.set()
+
+    async def _run_reindex(
+        self, ctx: InteractionContext, run: ReindexRun, stale: list[Document], edit: Edit
+    ) -> None:
+        guild_id = ctx.guild_id
+        assert guild_id is not None
+        model, dimensions = run.model, run.dimensions
+        # What the new vectors are stored with: a model without `dimensions` gives its own size.
+        stored_dimensions = dimensions if asks_dimensions(model) else None
+
+        async def say(text: str) -> None:
+            await self._edit(edit, text)
+
+        reservation = await self._reserve(ctx, model, sum(d.tokens for d in stale), 0, say)
         if reservation is None:
             return
         spent = Spent()
-        cancelled = False
-        job: asyncio.Task[int] | None = None
-
-        def cancel() -> None:
-            nonlocal cancelled
-            cancelled = True
-            if job is not None:
-                job.cancel()
-
-        total = sum(d.chunks for d in stale)
-        view = CancelView(interaction.user.id, ctx.locale, cancel)
-        reporter = ProgressReporter(interaction, ctx.t("knowledge.reindex.title", model=model), total, view)
+        view = CancelView(ctx.interaction.user.id, ctx.locale, run.cancel)
+        reporter = ProgressReporter(edit, run.total, view, "knowledge.reindex.progress", model=model)
 
         def progress_after(base: int) -> Callable[[int], None]:
-            return lambda n: reporter.update(base + n)
+            def update(n: int) -> None:
+                run.done = base + n
+                reporter.update(run.done)
 
-        async def run() -> int:
-            done, dims = 0, dimensions
-            for document in stale:
-                texts = await self.reindexing.texts(guild_id, document)
-                if not texts:
+            return update
+
+        async def embed_all() -> int:
+            dims = dimensions
+            for group in groups(stale):
+                texts = [await self.reindexing.texts(guild_id, document) for document in group]
+                flat = [text for passages in texts for text in passages]
+                if not flat:
                     continue
-                vectors = await self.embedder.embed(texts, model, dimensions, spent, progress_after(done))
+                update = progress_after(run.done)
+                vectors = await self.embedder.embed(flat, model, dimensions, spent, update)
                 dims = int(vectors.shape[1])
-                await self.reindexing.add_vectors(guild_id, document.id, model, texts, vectors)
-                done += len(texts)
+                stored, start = [], 0
+                for document, passages in zip(group, texts, strict=True):
+                    stored.append((document.id, passages, vectors[start : start + len(passages)]))
+                    start += len(passages)
+                await self.reindexing.add_vectors(guild_id, model, stored)
             return dims
 
         try:
             await reporter.start()
-            job = asyncio.create_task(run())
+            run.task = asyncio.create_task(embed_all())
+            if run.cancelled:  # cancelled (a newer /config change) before the job existed
+                run.task.cancel()
             try:
-                dims = await job
+                dims = await run.task
             except asyncio.CancelledError:
                 current = asyncio.current_task()
-                if not cancelled or (current is not None and current.cancelling()):
+                if not run.cancelled or (current is not None and current.cancelling()):
                     raise
-                await self.reindexing.discard(guild_id, model, dimensions)
-                await self._say(interaction, ctx.t("knowledge.reindex.cancelled"))
+                await self.reindexing.discard(guild_id, model, stored_dimensions)
+                await reporter.close()
+                await say(ctx.t("knowledge.reindex.cancelled"))
                 return
             except OpenAIError as exc:
-                await self.reindexing.discard(guild_id, model, dimensions)
+                await self.reindexing.discard(guild_id, model, stored_dimensions)
+                await reporter.close()
                 reason = known_error_text(exc, ctx.locale) or ctx.t("error.api_server")
-                await self._say(interaction, ctx.t("knowledge.reindex.failed", reason=reason))
+                await say(ctx.t("knowledge.reindex.failed", reason=reason))
                 return
             switched = await self.reindexing.switch(guild_id, model, dims)
             self.cache.invalidate(guild_id)
@@ -422,7 +488,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
             await reporter.close()
             await self._record(ctx, model, spent.tokens, 0, spent.estimated)
             await self._release(reservation)
-        await self._say(interaction, ctx.t("knowledge.reindex.done", model=model, documents=switched))
+        await say(ctx.t("knowledge.reindex.done", model=model, documents=switched))
 
     # -- searching ------------------------------------------------------------------------------
 
@@ -469,7 +535,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
             return None
         spent = Spent()
         try:
-            vectors = await self.embedder.embed([query], model, dimensions, spent)
+            vectors = await self.embedder.embed([query], model, dimensions, spent, pooled=False)
         except OpenAIError as exc:
             await self._say(ctx.interaction, known_error_text(exc, ctx.locale) or ctx.t("error.api_server"))
             return None
@@ -490,7 +556,7 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         guild = ctx.interaction.guild
         member = ctx.interaction.user
         hidden: set[int] = set()
-        for channel_id in index.channels() - {0}:
+        for channel_id in index.channels():
             channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
             if channel is None or not isinstance(member, discord.Member):
                 hidden.add(channel_id)
@@ -600,9 +666,15 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
     # -- budget, ledger, replies ----------------------------------------------------------------
 
     async def _reserve(
-        self, ctx: InteractionContext, model: str, input_tokens: int, output_tokens: int
+        self,
+        ctx: InteractionContext,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        say: Callable[[str], Awaitable[None]] | None = None,
     ) -> Reservation | None:
-        """Hold the call's worst-case cost; None (and the member told) when a budget refuses."""
+        """Hold the call's worst-case cost; None (and the member told, in the reply or with `say`)
+        when a budget refuses."""
         assert ctx.guild_id is not None and ctx.guild is not None
         user = ctx.interaction.user
         worst = self.bot.pricing.cost(model, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -616,7 +688,8 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
                 role_ids=[role.id for role in getattr(user, "roles", ())],
             )
         except BudgetExceeded as refusal:
-            await self._say(ctx.interaction, budget_refusal_text(refusal, ctx.locale))
+            text = budget_refusal_text(refusal, ctx.locale)
+            await (say(text) if say is not None else self._say(ctx.interaction, text))
             return None
 
     async def _release(self, reservation: Reservation) -> None:
@@ -646,13 +719,22 @@ class KnowledgeCog(commands.Cog, name="Knowledge"):
         except Exception:
             log.exception("Usage of the knowledge base NOT recorded: %r", event)
 
-    @staticmethod
-    async def _say(interaction: discord.Interaction[Any], text: str) -> None:
+    @classmethod
+    async def _say(cls, interaction: discord.Interaction[Any], text: str) -> None:
         """Replace the deferred reply (progress bar, "thinking…") with `text`."""
+        await cls._edit(interaction.edit_original_response, text)
+
+    @staticmethod
+    async def _edit(edit: Edit, text: str) -> None:
         try:
-            await interaction.edit_original_response(content=text, view=None, allowed_mentions=NO_PINGS)
+            await edit(content=text, view=None, allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
             log.info("Could not deliver a knowledge base reply (interaction expired?): %s", exc.status)
+
+
+def _wanted_dimensions(model: str, settings: KnowledgeSettings) -> int | None:
+    """The dimensions an index with `model` should have (None: whatever the model gives)."""
+    return settings.dimensions if asks_dimensions(model) else None
 
 
 def _fit(text: str, limit: int = 2000) -> str:

@@ -1,7 +1,7 @@
-"""Ingestion progress in the reply: a bar edited at most once a second, and the Cancel button.
+"""Progress of an ingestion or a re-index: a bar edited at most once a second, and the Cancel button.
 
-Only the member who started the ingestion may cancel it; cancelling stops the embedding requests
-and nothing of the document is stored.
+Only the member who started the job may cancel it; cancelling stops the embedding requests and
+nothing of the document (or of the new index) is stored.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -48,14 +48,25 @@ class CancelView(discord.ui.View):
         await interaction.response.defer()
 
 
+#: Edits the message that shows progress: an interaction's `edit_original_response`, or a
+#: follow-up message's `edit` (keyword arguments content, view, allowed_mentions).
+Edit = Callable[..., Awaitable[object]]
+
+
+def progress_text(key: str, locale: str, done: int, total: int, **params: Any) -> str:
+    return t(key, locale, bar=progress_bar(done, total), done=done, total=total, **params)
+
+
 class ProgressReporter:
-    """Edits the deferred reply with the progress bar, at most every EDIT_INTERVAL seconds."""
+    """Edits the message with the progress bar, at most every EDIT_INTERVAL seconds; the text is the
+    catalog `key` (default: adding a document, whose title is `params["title"]`)."""
 
     def __init__(
-        self, interaction: discord.Interaction[Any], title: str, total: int, view: CancelView
+        self, edit: Edit, total: int, view: CancelView, key: str = "knowledge.progress", **params: Any
     ) -> None:
-        self._interaction = interaction
-        self._title = title
+        self._edit = edit
+        self._key = key
+        self._params = params
         self._total = total
         self._view = view
         self._shown_at = 0.0
@@ -63,15 +74,7 @@ class ProgressReporter:
         self._done = 0
 
     def text(self) -> str:
-        locale = self._view.locale
-        return t(
-            "knowledge.progress",
-            locale,
-            title=self._title,
-            bar=progress_bar(self._done, self._total),
-            done=self._done,
-            total=self._total,
-        )
+        return progress_text(self._key, self._view.locale, self._done, self._total, **self._params)
 
     async def start(self) -> None:
         await self._show()
@@ -90,9 +93,7 @@ class ProgressReporter:
     async def _show(self) -> None:
         self._shown_at = time.monotonic()
         try:
-            await self._interaction.edit_original_response(
-                content=self.text(), view=self._view, allowed_mentions=NO_PINGS
-            )
+            await self._edit(content=self.text(), view=self._view, allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
             log.info("Could not show ingestion progress: %s", exc.status)
 

@@ -1,12 +1,14 @@
 """The knowledge base's tables: documents and their passages with float32 vectors.
 
-Every query is keyed by guild id; a document and all its passages are written in one transaction,
-so nothing half-indexed is ever stored.
+Every query is keyed by guild id; a document and all its passages are written in one transaction
+(documents added at the same time share one), so nothing half-indexed is ever stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -67,9 +69,21 @@ def to_blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()
 
 
+@dataclass(eq=False)
+class _Queued:
+    """A document waiting for the writer, and the caller waiting for it to be stored."""
+
+    document: Document  # id 0 until stored
+    chunks: list[str]
+    vectors: np.ndarray
+    stored: asyncio.Future[Document]
+
+
 class KnowledgeRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._queued: list[_Queued] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def add_document(
         self,
@@ -85,39 +99,12 @@ class KnowledgeRepo:
         vectors: np.ndarray,
         tokens: int,
     ) -> Document:
+        """Store a document with its passages; documents added while another write runs are stored
+        together in the next transaction (each one whole: SQLite commits, not rows, are what cost,
+        and one connection serialises them)."""
         assert len(chunks) == len(vectors) > 0
-        now = int(datetime.now(UTC).timestamp())
-        dims = int(vectors.shape[1])
-        async with self._db.transaction() as conn:
-            row = await conn.execute_insert(
-                "INSERT INTO kb_documents (guild_id, title, kind, source_url, channel_id, added_by, model,"
-                " dimensions, chunks, tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    guild_id,
-                    title,
-                    kind,
-                    source_url,
-                    channel_id,
-                    added_by,
-                    model,
-                    dims,
-                    len(chunks),
-                    tokens,
-                    now,
-                ),
-            )
-            assert row is not None
-            document_id = int(row[0])
-            await conn.executemany(
-                "INSERT INTO kb_chunks (document_id, guild_id, position, text, model, dimensions, vector)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (document_id, guild_id, position, text, model, dims, to_blob(vector))
-                    for position, (text, vector) in enumerate(zip(chunks, vectors, strict=True))
-                ],
-            )
-        return Document(
-            id=document_id,
+        document = Document(
+            id=0,
             guild_id=guild_id,
             title=title,
             kind=kind,
@@ -125,11 +112,77 @@ class KnowledgeRepo:
             channel_id=channel_id,
             added_by=added_by,
             model=model,
-            dimensions=dims,
+            dimensions=int(vectors.shape[1]),
             chunks=len(chunks),
             tokens=tokens,
-            created_at=now,
+            created_at=int(datetime.now(UTC).timestamp()),
         )
+        queued = _Queued(document, chunks, vectors, asyncio.get_running_loop().create_future())
+        self._queued.append(queued)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        # Shielded: a caller that stops waiting does not cancel the others' transaction.
+        return await asyncio.shield(queued.stored)
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            group, self._queued = self._queued, []
+            try:
+                stored = await self._insert(group)
+            except Exception:
+                # One bad document must not fail the others: each is tried alone and gets its error.
+                for queued in group:
+                    await self._write_alone(queued)
+                continue
+            for queued, document in zip(group, stored, strict=True):
+                queued.stored.set_result(document)
+
+    async def _write_alone(self, queued: _Queued) -> None:
+        try:
+            (document,) = await self._insert([queued])
+        except Exception as exc:
+            queued.stored.set_exception(exc)
+            queued.stored.exception()  # retrieved: the caller re-raises it
+        else:
+            queued.stored.set_result(document)
+
+    async def _insert(self, group: list[_Queued]) -> list[Document]:
+        stored: list[Document] = []
+        rows: list[tuple[int, int, int, str, str, int, bytes]] = []
+        async with self._db.transaction() as conn:
+            for queued in group:
+                d = queued.document
+                row = await conn.execute_insert(
+                    "INSERT INTO kb_documents (guild_id, title, kind, source_url, channel_id, added_by,"
+                    " model, dimensions, chunks, tokens, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        d.guild_id,
+                        d.title,
+                        d.kind,
+                        d.source_url,
+                        d.channel_id,
+                        d.added_by,
+                        d.model,
+                        d.dimensions,
+                        d.chunks,
+                        d.tokens,
+                        d.created_at,
+                    ),
+                )
+                assert row is not None
+                document_id = int(row[0])
+                stored.append(d.model_copy(update={"id": document_id}))
+                rows += [
+                    (document_id, d.guild_id, position, text, d.model, d.dimensions, to_blob(vector))
+                    for position, (text, vector) in enumerate(zip(queued.chunks, queued.vectors, strict=True))
+                ]
+            await conn.executemany(
+                "INSERT INTO kb_chunks (document_id, guild_id, position, text, model, dimensions, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return stored
 
     async def documents(self, guild_id: int) -> list[Document]:
         rows = await self._db.fetchall(
@@ -231,15 +284,16 @@ class Reindexing:
         return [str(r[0]) for r in rows]
 
     async def add_vectors(
-        self, guild_id: int, document_id: int, model: str, texts: list[str], vectors: np.ndarray
+        self, guild_id: int, model: str, documents: list[tuple[int, list[str], np.ndarray]]
     ) -> None:
-        dims = int(vectors.shape[1])
+        """Store new vectors of several documents, given as (document id, passages, vectors)."""
         async with self._db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO kb_chunks (document_id, guild_id, position, text, model, dimensions, vector)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (document_id, guild_id, position, text, model, dims, to_blob(vector))
+                    (document_id, guild_id, position, text, model, int(vectors.shape[1]), to_blob(vector))
+                    for document_id, texts, vectors in documents
                     for position, (text, vector) in enumerate(zip(texts, vectors, strict=True))
                 ],
             )
@@ -260,11 +314,13 @@ class Reindexing:
             )
         return int(switched)
 
-    async def discard(self, guild_id: int, model: str, dimensions: int) -> None:
-        """Drop new vectors of documents not switched (a cancelled or failed re-index)."""
+    async def discard(self, guild_id: int, model: str, dimensions: int | None) -> None:
+        """Drop new vectors of documents not switched (a cancelled or failed re-index); `dimensions`
+        None: whatever size the model gave."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "DELETE FROM kb_chunks WHERE guild_id = ? AND model = ? AND dimensions = ? AND document_id IN"
-                " (SELECT id FROM kb_documents WHERE guild_id = ? AND NOT (model = ? AND dimensions = ?))",
-                (guild_id, model, dimensions, guild_id, model, dimensions),
+                "DELETE FROM kb_chunks WHERE guild_id = ?1 AND model = ?2 AND (?3 IS NULL OR dimensions = ?3)"
+                " AND document_id IN (SELECT id FROM kb_documents WHERE guild_id = ?1"
+                " AND NOT (model = ?2 AND (?3 IS NULL OR dimensions = ?3)))",
+                (guild_id, model, dimensions),
             )

@@ -305,3 +305,29 @@ async def test_moderation_is_configured_through_config_like_any_feature(world: W
         "violence": 0.8,
     }
     assert_errors(world.env)  # refusals are answered by /config itself, not errors
+
+
+async def test_set_and_reset_tell_listening_cogs_which_settings_changed(world: World) -> None:
+    heard: list[tuple[int | None, str, frozenset[str]]] = []
+
+    async def listener(interaction: discord.Interaction[Any], feature: str, names: frozenset[str]) -> None:
+        heard.append((interaction.guild_id, feature, names))
+
+    world.bot.add_listener(listener, "on_feature_settings_changed")
+    try:
+        await world.config("set", feature="write", setting="max_tokens", value="300")
+        await world.config("set", feature="write", setting="max_tokens", value="300")  # no change
+        await world.config("set", feature="write", setting="max_tokens", value="0")  # refused
+        await world.config("role", feature="server", setting="budget_exempt_role_ids", role=world.helpers)
+        await world.config("set", feature="write", setting="cooldown_seconds", value="9")
+        asked = await world.config("reset", feature="write")
+        await world.admin.click(asked.response, label="Reset")
+    finally:
+        world.bot.remove_listener(listener, "on_feature_settings_changed")
+    guild = world.guild.id
+    assert heard == [
+        (guild, "write", frozenset({"max_tokens"})),
+        (guild, "server", frozenset({"budget_exempt_role_ids"})),
+        (guild, "write", frozenset({"cooldown_seconds"})),
+        (guild, "write", frozenset({"max_tokens", "cooldown_seconds"})),
+    ]

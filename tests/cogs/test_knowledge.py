@@ -298,8 +298,10 @@ async def test_a_model_change_is_reindexed_and_search_uses_the_old_index_until_t
     assert shown.splitlines()[1].startswith("[1] **Rules**")
     assert world.embedding_requests()[-1].json["model"] == "text-embedding-3-small"
 
-    # A failure half-way leaves the old index whole and no new vectors behind.
+    # A failure half-way leaves the old index whole and no new vectors behind (two inputs a request
+    # make the re-index of both documents' four passages two requests).
     world.cog.embedder.concurrency = 1
+    world.cog.embedder.limits = EmbeddingLimits(max_inputs=2)
     world.fake.add_fault(Fault(path="/v1/embeddings", times=1))
     world.fake.add_fault(Fault(path="/v1/embeddings", status=500, times=1))
     failed = await world.reply(world.admin, "kb reindex")
@@ -309,6 +311,8 @@ async def test_a_model_change_is_reindexed_and_search_uses_the_old_index_until_t
 
     done = await world.reply(world.admin, "kb reindex")
     assert done == "✅ Re-indexed 2 documents with `text-embedding-3-large`; search now uses it."
+    # Both documents' passages were embedded together, not one request per document.
+    assert [len(r.json["input"]) for r in world.embedding_requests()[-2:]] == [2, 2]
     rows = await world.bot.db.fetchall("SELECT model, dimensions, COUNT(*) FROM kb_chunks GROUP BY 1, 2")
     assert [tuple(r) for r in rows] == [("text-embedding-3-large", 256, 4)]
     assert {(d.model, d.dimensions) for d in await world.documents()} == {("text-embedding-3-large", 256)}
@@ -342,3 +346,80 @@ async def test_cancel_stops_the_ingestion_and_stores_nothing(world: World) -> No
         await asyncio.sleep(0.02)
     assert started.response.content == "⏹️ Cancelled: nothing of **Rules** was added."
     assert await world.documents() == []
+
+
+async def _until(check: Any, what: str, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.02)
+
+
+async def test_config_changing_the_model_reindexes_in_the_background_and_search_keeps_the_old_index(
+    world: World,
+) -> None:
+    await world.add(text=RULES, title="Rules")
+    await world.add(text=RECIPES, title="Recipes")
+    indexed = len(world.embedding_requests())
+    # The re-index's first request is slow, so search can be tried while it runs.
+    world.fake.add_fault(Fault(path="/v1/embeddings", delay=3.0, times=1))
+    async with without_settling(world.env):
+        changed = await world.admin.slash(
+            world.channel, "config set", feature="knowledge", setting="model", value="text-embedding-3-large"
+        )
+        await _until(lambda: changed.response and changed.followups, "no re-index shown after /config")
+        assert changed.response.content.startswith("Saved: ")
+        (progress,) = changed.followups
+        assert progress.ephemeral
+        assert progress.content == (
+            "🔄 Re-indexing with `text-embedding-3-large`: ▱▱▱▱▱▱▱▱▱▱▱▱ 0% · 0/4 passages."
+            " Search uses the previous index until it is done."
+        )
+        listed = await world.admin.slash(world.channel, "kb list")
+        await _until(lambda: listed.response, "/kb list did not answer")
+        assert listed.response.content.startswith("🔄 Re-indexing with `text-embedding-3-large`: ")
+
+        searched = await world.member.slash(world.channel, "kb search", query="when do voice channels close")
+        await _until(lambda: searched.response.content.startswith("🔎"), "no search result during re-index")
+        assert searched.response.content.splitlines()[1].startswith("[1] **Rules**")
+        requests = world.embedding_requests()[indexed:]
+        assert [r.json["model"] for r in requests] == ["text-embedding-3-large", "text-embedding-3-small"]
+        assert requests[0].json["input"][0].startswith("# Server rules")  # the re-index, still waiting
+        rows = await world.bot.db.fetchall("SELECT model, COUNT(*) FROM kb_chunks GROUP BY 1")
+        assert [tuple(r) for r in rows] == [("text-embedding-3-small", 4)]
+
+    await _until(lambda: changed.followups[0].content.startswith("✅"), "the re-index did not finish")
+    assert changed.followups[0].content == (
+        "✅ Re-indexed 2 documents with `text-embedding-3-large`; search now uses it."
+    )
+    rows = await world.bot.db.fetchall("SELECT model, dimensions, COUNT(*) FROM kb_chunks GROUP BY 1, 2")
+    assert [tuple(r) for r in rows] == [("text-embedding-3-large", 512, 4)]
+    assert {d.model for d in await world.documents()} == {"text-embedding-3-large"}
+    assert world.cog.reindex_runs == {}
+    shown = await world.reply(world.member, "kb search", query="when do voice channels close")
+    assert shown.splitlines()[1].startswith("[1] **Rules**")
+    assert world.embedding_requests()[-1].json["model"] == "text-embedding-3-large"
+    # Usage of the re-index is recorded for the admin who changed the model.
+    totals = await world.bot.ledger.totals(world.guild.id)
+    assert totals.by_feature["knowledge"].input_tokens > 0
+
+
+async def test_config_reindex_can_be_cancelled_and_other_settings_start_none(world: World) -> None:
+    await world.add(text=RULES, title="Rules")
+    indexed = len(world.embedding_requests())
+    await world.admin.slash(world.channel, "config set", feature="knowledge", setting="top_k", value="3")
+    assert len(world.embedding_requests()) == indexed  # not a setting of the index
+
+    world.fake.add_fault(Fault(path="/v1/embeddings", delay=3.0, times=1))
+    async with without_settling(world.env):
+        changed = await world.admin.slash(
+            world.channel, "config set", feature="knowledge", setting="dimensions", value="256"
+        )
+        await _until(lambda: changed.followups and changed.followups[0].components, "no Cancel button")
+        await world.admin.click(changed.followups[0].message, label="Cancel")
+        await _until(lambda: changed.followups[0].content.startswith("⏹️"), "the re-index was not cancelled")
+    assert changed.followups[0].content == "⏹️ Re-index cancelled: search keeps using the previous index."
+    rows = await world.bot.db.fetchall("SELECT model, dimensions, COUNT(*) FROM kb_chunks GROUP BY 1, 2")
+    assert [tuple(r) for r in rows] == [("text-embedding-3-small", 512, 3)]
+    assert world.embedding_requests()[-1].json["dimensions"] == 256
+    assert world.cog.reindex_runs == {}

@@ -91,13 +91,13 @@ async def create_embeddings(request: web.Request) -> web.Response:
         )
     fake.admit(request, total, model)
     data = []
-    for index, (text, _) in enumerate(inputs):
-        vector = vectors.embed(text, model, dims or native)
+    matrix = vectors.embed_many([text for text, _ in inputs], model, dims or native)
+    for index, vector in enumerate(matrix):
         data.append(
             {
                 "object": "embedding",
                 "index": index,
-                "embedding": vectors.to_base64(vector) if encoding == "base64" else vector,
+                "embedding": vectors.to_base64(vector) if encoding == "base64" else vector.tolist(),
             }
         )
     return web.json_response(

@@ -249,7 +249,7 @@ def test_request_omits_unset_and_none_fields_and_keeps_extras() -> None:
     }
 
 
-def test_base64_embeddings_are_decoded_to_floats() -> None:
+def test_base64_embeddings_are_decoded_to_floats_and_float32_bytes() -> None:
     values = [0.25, -1.5, 3.0]
     packed = base64.b64encode(struct.pack("<3f", *values)).decode()
     raw = {
@@ -259,7 +259,8 @@ def test_base64_embeddings_are_decoded_to_floats() -> None:
         "usage": {"prompt_tokens": 2, "total_tokens": 2},
     }
     response = EmbeddingsResponse.model_validate_json(json.dumps(raw))
-    assert response.data[0].embedding == values
+    assert response.data[0].floats() == values
+    assert response.data[0].packed() == struct.pack("<3f", *values)
     assert response.usage is not None and response.usage.prompt_tokens == 2
 
 
