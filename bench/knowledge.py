@@ -20,17 +20,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# The bot sizes numpy's thread pools when it starts (bot/numeric_threads.py); the bench does the same
+# before numpy loads, so it measures what the bot runs. Set OPENBLAS_NUM_THREADS to compare.
+from bot.numeric_threads import limit_numeric_threads
 
-from bot.db import Database
-from bot.openai_api import OpenAIClient
-from cogs.knowledge.chunking import chunk_text
-from cogs.knowledge.embedder import Embedder, Spent, normalized
-from cogs.knowledge.feature import CHUNK_TOKENS, FEATURE, OVERLAP_TOKENS
-from cogs.knowledge.index import IndexCache
-from cogs.knowledge.store import KnowledgeRepo
-from tests.fakes.faults import Fault
-from tests.fakes.openai_server import FakeOpenAI
+limit_numeric_threads()
+
+import numpy as np  # noqa: E402
+
+from bot.db import Database  # noqa: E402
+from bot.openai_api import OpenAIClient  # noqa: E402
+from cogs.knowledge.chunking import chunk_text  # noqa: E402
+from cogs.knowledge.embedder import Embedder, Spent, normalized  # noqa: E402
+from cogs.knowledge.feature import CHUNK_TOKENS, FEATURE, OVERLAP_TOKENS  # noqa: E402
+from cogs.knowledge.index import IndexCache  # noqa: E402
+from cogs.knowledge.store import KnowledgeRepo  # noqa: E402
+from tests.fakes.faults import Fault  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
 MODEL = "text-embedding-3-small"
 DIMS = 512
@@ -195,8 +201,7 @@ async def main(documents: int, in_flight: int, search_chunks: int, queries: int)
         # Other work on the machine skews every number above: the 1-minute load before and after.
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "cpus": os.cpu_count(),
-        # numpy's BLAS splits the product over threads unless told otherwise (OPENBLAS_NUM_THREADS=1
-        # in the environment); on a busy machine that trades the median for the tail.
+        # What the bot runs with unless the operator sets it (bot/numeric_threads.py).
         "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     }
     rows = [

@@ -20,6 +20,7 @@ import aiohttp
 import discord
 
 from bot.discord_api import apply_discord_api_base, silence_voice_warnings, use_gateway_of
+from bot.numeric_threads import limit_numeric_threads
 from bot.settings import Settings, SettingsError, load_settings, secrets_of, warn_unknown_env_keys
 
 log = logging.getLogger("bot")
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "--strict", action="store_true", help="check: also fail when a feature's model is missing"
     )
     args = parser.parse_args(argv)
+    # Before any feature loads numpy (the knowledge base does, when the bot starts).
+    limit_numeric_threads()
 
     from bot.logging_setup import configure_logging
 
