@@ -26,6 +26,7 @@ from bot.discord_io.splitting import DISCORD_LIMIT
 from bot.error_handler import handle_app_command_error
 from bot.errors import Cooldown, UserFacingError
 from bot.i18n import t
+from bot.retention import purge_past_retention
 from cogs.chat.answer import ChatTurn
 from cogs.chat.context import ContextWindow, accepts_images, build_context
 from cogs.chat.conversations import Conversation, ConversationRepo, StoredMessage
@@ -468,17 +469,16 @@ class ChatCog(commands.Cog, name="Chat"):
 
     async def purge_old_conversations(self, now: datetime) -> int:
         """Delete conversations past each server's retention (`keep_days`)."""
-        try:
-            customised = await self.bot.feature_settings.customised(FEATURE)
-            days = {g: s.keep_days for g, s in customised.items() if isinstance(s, ChatSettings)}
-            deleted = await self.repo.purge(now, ChatSettings().keep_days, days)
-        except Exception:
-            log.exception("Could not purge old /chat conversations; trying again later")
-            return 0
+        deleted = await purge_past_retention(
+            self.bot.feature_settings,
+            FEATURE,
+            "keep_days",
+            lambda default, days: self.repo.purge(now, default, days),
+            "/chat conversations",
+        )
         if deleted:
             # A window in memory says its conversation still exists (see _answer): reload them all.
             self._windows.clear()
-            log.info("Purged %d /chat conversations past their retention", deleted)
         return deleted
 
     async def cog_unload(self) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import Any
 
 import discord
 
 from bot.discord_io.mentions import NO_PINGS
+from bot.discord_io.sent_messages import edit_kwargs
 
 
 class ThreadSink:
@@ -33,12 +33,8 @@ class ThreadSink:
         view: discord.ui.View | None = None,
         attachments: Sequence[discord.File] | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
-        if view is not None:
-            kwargs["view"] = view
-        if attachments is not None:
-            kwargs["attachments"] = list(attachments)
-        await self._thread.get_partial_message(ref.id).edit(**kwargs)
+        # A partial message: the thread edits it by id, whatever object sent it.
+        await self._thread.get_partial_message(ref.id).edit(**edit_kwargs(content, view, attachments))
 
     async def delete(self, ref: discord.Message) -> None:
         with contextlib.suppress(discord.NotFound):
