@@ -30,7 +30,7 @@ LISTING_TIMEOUT = 3.0
 FAILURE_BACKOFF_INITIAL = 15.0
 
 
-Endpoint = Literal["chat", "completions"]
+Endpoint = Literal["chat_completions", "completions"]
 
 
 def is_completion_model(model_id: str, *, openai_hosted: bool) -> bool:
@@ -93,7 +93,9 @@ class ModelCatalog:
         learnt = self._endpoints.get(model_id)
         if learnt is not None:
             return learnt
-        return "completions" if is_completion_model(model_id, openai_hosted=self.openai_hosted) else "chat"
+        if is_completion_model(model_id, openai_hosted=self.openai_hosted):
+            return "completions"
+        return "chat_completions"
 
     def remember_endpoint(self, model_id: str, endpoint: Endpoint) -> None:
         """A server refused the model on the other endpoint and served it on this one."""

@@ -196,7 +196,7 @@ class Follower:
                 log.exception("Could not release the budget held for job %s (it expires)", row.job_id)
         if row.status == "succeeded" and row.fine_tuned_model:
             # A tuned model is served where its base model is, whatever its name suggests.
-            endpoint: Endpoint = "completions" if is_legacy_model(row.model) else "chat"
+            endpoint: Endpoint = "completions" if is_legacy_model(row.model) else "chat_completions"
             self._bot.model_catalog.remember_endpoint(row.fine_tuned_model, endpoint)
             # The tuned model is usable at once: /write and /chat check names against the catalog.
             try:

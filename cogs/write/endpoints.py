@@ -136,7 +136,7 @@ async def open_answer_stream(bot: OpenAIBot, session: WriteSession) -> AnswerStr
     except OpenAIError as exc:
         if not is_wrong_endpoint(exc):
             raise
-    other: Endpoint = "chat" if endpoint == "completions" else "completions"
+    other: Endpoint = "chat_completions" if endpoint == "completions" else "completions"
     stream = await _open_on(bot, session, other)
     catalog.remember_endpoint(session.model, other)
     return stream

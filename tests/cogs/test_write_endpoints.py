@@ -94,6 +94,6 @@ async def test_the_endpoint_fallback_is_remembered(world: World) -> None:
     await world.alice.slash(world.channel, "write", prompt="Two [[words:3]]", model="gpt-4.1")
     # Remembered: straight to chat completions this time.
     assert [r.path for r in world.fake.requests if r.method == "POST"] == [COMPLETIONS, CHAT, CHAT]
-    assert world.bot.model_catalog.endpoint_for("gpt-4.1") == "chat"
+    assert world.bot.model_catalog.endpoint_for("gpt-4.1") == "chat_completions"
     # Other models are not affected by what was learnt about this one.
     assert world.bot.model_catalog.endpoint_for("gpt-4o") == "completions"

@@ -15,16 +15,16 @@ from cogs.write.endpoints import is_wrong_endpoint
         ("gpt-3.5-turbo-instruct", True, "completions"),
         ("davinci-002", True, "completions"),
         ("babbage-002", True, "completions"),
-        ("gpt-5.4-mini", True, "chat"),
-        ("gpt-4.1", True, "chat"),
-        ("o4-mini", True, "chat"),
+        ("gpt-5.4-mini", True, "chat_completions"),
+        ("gpt-4.1", True, "chat_completions"),
+        ("o4-mini", True, "chat_completions"),
         ("llama3.2", False, "completions"),  # compatible servers serve text models on /completions
     ],
 )
 def test_endpoint_by_model(model: str, hosted: bool, endpoint: str) -> None:
     catalog = ModelCatalog(OpenAIClient(api_key="k"), openai_hosted=hosted)
     assert catalog.endpoint_for(model) == endpoint
-    catalog.remember_endpoint(model, "chat" if endpoint == "completions" else "completions")
+    catalog.remember_endpoint(model, "chat_completions" if endpoint == "completions" else "completions")
     assert catalog.endpoint_for(model) != endpoint
 
 
