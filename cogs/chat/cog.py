@@ -243,7 +243,7 @@ class ChatCog(commands.Cog, name="Chat"):
                 interaction, ctx.t("chat.error.not_yours", user=f"<@{conversation.user_id}>")
             )
             return
-        ended = await self.repo.end(conversation.guild_id, conversation.id)
+        ended = await self.repo.end(conversation)
         self._forget_thread(conversation)
         if not ended:
             await reply_privately(interaction, ctx.t("chat.already_ended"))
@@ -312,7 +312,7 @@ class ChatCog(commands.Cog, name="Chat"):
         if after.archived and not before.archived:
             conversation = await self.repo.by_thread(after.guild.id, after.id)
             if conversation is not None and not conversation.ended:
-                await self.repo.end(conversation.guild_id, conversation.id)
+                await self.repo.end(conversation)
                 self._forget_thread(conversation)
 
     def _queued(self, thread_id: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -99,9 +100,33 @@ _SELECT_MESSAGE = "SELECT id, role, author_id, author_name, content, images, rep
 _HISTORY_ORDER = "ORDER BY COALESCE(reply_to, id), reply_to IS NOT NULL, id"
 
 
+# Threads whose conversation (or lack of one) is kept in memory; the least recently asked go first.
+THREADS_KEPT = 1024
+
+
 class ConversationRepo:
+    """The conversations and their messages.
+
+    Every message posted in any thread the bot reads asks which conversation the thread holds, so
+    the answer is kept in memory for recent threads, "none" included. This repository is the only
+    writer of its rows (one bot process per database), so it keeps those copies current itself.
+    """
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._threads: OrderedDict[tuple[int, int], Conversation | None] = OrderedDict()
+        # Each write corrects the copy it changed as soon as it is committed. The Database runs one
+        # statement at a time, in order, and a read keeps its copy before the next statement starts:
+        # so a read queued before a write is corrected by it, and one queued after reads the write.
+
+    def _keep(self, guild_id: int, thread_id: int, conversation: Conversation | None) -> None:
+        self._threads[(guild_id, thread_id)] = conversation
+        self._threads.move_to_end((guild_id, thread_id))
+        if len(self._threads) > THREADS_KEPT:
+            self._threads.popitem(last=False)
+
+    def _forget(self, conversation: Conversation) -> None:
+        self._threads.pop((conversation.guild_id, conversation.thread_id), None)
 
     async def create(
         self,
@@ -122,7 +147,7 @@ class ConversationRepo:
                 (guild_id, channel_id, thread_id, user_id, model, instructions, locale, now, now),
             )
         assert row is not None
-        return Conversation(
+        conversation = Conversation(
             id=int(row[0]),
             guild_id=guild_id,
             channel_id=channel_id,
@@ -134,12 +159,20 @@ class ConversationRepo:
             turns=0,
             ended=False,
         )
+        self._keep(guild_id, thread_id, conversation)
+        return conversation
 
     async def by_thread(self, guild_id: int, thread_id: int) -> Conversation | None:
+        key = (guild_id, thread_id)
+        if key in self._threads:
+            self._threads.move_to_end(key)
+            return self._threads[key]
         row = await self._db.fetchone(
             "SELECT * FROM chat_conversations WHERE guild_id = ? AND thread_id = ?", (guild_id, thread_id)
         )
-        return None if row is None else _conversation(row)
+        conversation = None if row is None else _conversation(row)
+        self._keep(guild_id, thread_id, conversation)
+        return conversation
 
     async def get(self, guild_id: int, conversation_id: int) -> Conversation | None:
         row = await self._db.fetchone(
@@ -147,15 +180,15 @@ class ConversationRepo:
         )
         return None if row is None else _conversation(row)
 
-    async def end(self, guild_id: int, conversation_id: int) -> bool:
+    async def end(self, conversation: Conversation) -> bool:
         """Mark the conversation ended; False when it already was (or does not exist)."""
-        async with self._db.transaction() as conn:
-            await conn.execute_fetchall(
-                "UPDATE chat_conversations SET ended = 1 WHERE guild_id = ? AND id = ? AND ended = 0",
-                (guild_id, conversation_id),
-            )
-            rows = await conn.execute_fetchall("SELECT changes()")
-        return int(next(iter(rows))[0]) > 0
+        rows = await self._db.write(
+            "UPDATE chat_conversations SET ended = 1 WHERE guild_id = ? AND id = ? AND ended = 0"
+            " RETURNING id",
+            (conversation.guild_id, conversation.id),
+        )
+        self._forget(conversation)
+        return bool(rows)
 
     async def add_message(
         self,
@@ -193,6 +226,11 @@ class ConversationRepo:
         )
         row = rows[0] if rows else None
         assert row is not None
+        key = (conversation.guild_id, conversation.thread_id)
+        kept = self._threads.get(key)
+        if role == "assistant" and kept is not None and kept.id == conversation.id:
+            # What the trigger chat_messages_counted did to the row.
+            self._threads[key] = kept.model_copy(update={"turns": kept.turns + 1})
         return StoredMessage(
             id=int(row[0]),
             role=role,
@@ -253,6 +291,7 @@ class ConversationRepo:
             " WHERE guild_id = ? AND conversation_id = ? AND id = ? AND role = 'assistant'",
             (conversation.guild_id, conversation.id, answer_id),
         )
+        self._forget(conversation)
 
     async def last_user_message(self, conversation: Conversation) -> StoredMessage | None:
         row = await self._db.fetchone(
@@ -287,4 +326,5 @@ class ConversationRepo:
                 (cutoff, *others),
             )
             deleted += int(next(iter(await conn.execute_fetchall("SELECT changes()")))[0])
+        self._threads.clear()
         return deleted
