@@ -190,5 +190,7 @@ async def test_kb_add_is_acknowledged_before_embedding_its_text(
     assert result.acknowledged and delay < ACK_LIMIT, f"/kb add acknowledged after {delay:.2f} s"
     (request,) = fake_openai_threaded.requests_to("/v1/embeddings", "POST")
     assert request.json["input"] == [text], "the slow endpoint was really called, with the text"
-    # The slow embedding finished and the document was stored: the reply says so.
-    assert result.ephemeral and result.response.content.startswith("✅ Added **Voice** (`#")
+    # The slow embedding finished and the document was stored, as the reply says.
+    (stored,) = await simcord_env.bot.get_cog("Knowledge").repo.documents(guild.id)
+    assert (stored.title, stored.chunks) == ("Voice", 1)
+    assert result.ephemeral and result.response.content == f"✅ Added **Voice** (`#{stored.id}`): 1 passages."
