@@ -153,6 +153,8 @@ async def test_the_helper_reports_a_late_acknowledgement(
         ("/v1/chat/completions", "chat new", {"message": "Hello [[words:3]]"}),
         ("/v1/moderations", "moderate", {"text": "a calm sentence"}),
         ("/v1/embeddings", "ask", {"question": "What are the rules?"}),
+        # An empty knowledge base still embeds the query before it can say nothing matched.
+        ("/v1/embeddings", "kb search", {"query": "when do voice channels close"}),
         ("/v1/images/generations", "imagine", {"prompt": "a lighthouse at dawn"}),
         # The fake transcribes these bytes as the text after the marker.
         ("/v1/audio/transcriptions", "transcribe", {"file": ("talk.wav", b"FAKE-TRANSCRIPT:hello there")}),
@@ -169,3 +171,26 @@ async def test_commands_with_a_slow_api_are_acknowledged_before_calling_it(
     delay, result = await acknowledgement_delay(simcord_env, alice.slash(channel, invocation, **options))
     assert result.acknowledged and delay < ACK_LIMIT, f"/{invocation} acknowledged after {delay:.2f} s"
     assert fake_openai_threaded.requests_to(path, "POST"), "the slow endpoint was really called"
+
+
+async def test_kb_add_is_acknowledged_before_embedding_its_text(
+    simcord_env: Any, fake_openai_threaded: Any
+) -> None:
+    """/kb add takes an editor (Manage Server here), so it is not in the list above; same assertions."""
+    guild = simcord_env.create_guild()
+    channel = guild.create_text_channel("general")
+    admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
+    alice = guild.add_member(simcord_env.create_user("alice"), roles=[admins])
+    fake_openai_threaded.clear_faults()
+    fake_openai_threaded.add_fault(Fault(path="/v1/embeddings", delay=2.0, times=None))
+    text = "Voice channels close at midnight. Music bots are allowed in the lounge only."
+    delay, result = await acknowledgement_delay(
+        simcord_env, alice.slash(channel, "kb add", text=text, title="Voice")
+    )
+    assert result.acknowledged and delay < ACK_LIMIT, f"/kb add acknowledged after {delay:.2f} s"
+    (request,) = fake_openai_threaded.requests_to("/v1/embeddings", "POST")
+    assert request.json["input"] == [text], "the slow endpoint was really called, with the text"
+    # The slow embedding finished and the document was stored, as the reply says.
+    (stored,) = await simcord_env.bot.get_cog("Knowledge").repo.documents(guild.id)
+    assert (stored.title, stored.chunks) == ("Voice", 1)
+    assert result.ephemeral and result.response.content == f"✅ Added **Voice** (`#{stored.id}`): 1 passages."
