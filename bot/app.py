@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from bot.clients import build_api_client
 from bot.context import ContextBuilder
-from bot.db import CommandSyncRepo, Database, FeatureSettingsRepo, GuildSettingsRepo
+from bot.db import CommandSyncRepo, Database, FeatureSettingsRepo, GuildSettingsRepo, WalCheckpoints
 from bot.discord_io.edit_scheduler import EditPacing, EditScheduler
 from bot.discord_io.limits import DiscordLimits
 from bot.discord_io.mentions import NO_PINGS
@@ -132,6 +132,9 @@ class OpenAIBot(commands.Bot):
         self.http_session = await services.enter_async_context(aiohttp.ClientSession())
         self.db = await Database.open(settings.database_path)
         services.push_async_callback(self.db.close)
+        checkpoints = WalCheckpoints(self.db)
+        await checkpoints.start()
+        services.push_async_callback(checkpoints.close)
         self.pricing = PricingTable.load(settings.pricing_path)
         self.ledger = UsageLedger(self.db, self.pricing)
         await self.ledger.start()

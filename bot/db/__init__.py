@@ -3,6 +3,7 @@ Everything outside bot/db reaches SQLite only through the names exported here.""
 
 from __future__ import annotations
 
+from bot.db.checkpoints import WalCheckpoints
 from bot.db.command_sync import CommandSyncRepo
 from bot.db.database import Database
 from bot.db.feature_settings import FeatureSettingsRepo
@@ -16,4 +17,5 @@ __all__ = [
     "GuildSettings",
     "GuildSettingsRepo",
     "MigrationError",
+    "WalCheckpoints",
 ]

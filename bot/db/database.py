@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 
 # How long a statement waits for another *process* holding the write lock (e.g. a backup).
 _BUSY_TIMEOUT_MS = 5000
+# SQLite copies the WAL back into the database inside whichever commit pushes the WAL past this many
+# pages. The bot checkpoints in the background instead (bot/db/checkpoints.py), so no member's
+# message pays for that copy; this high mark (about 40 MB) only bounds the WAL if that stops, or
+# for scripts that never start it.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 class Database:
@@ -37,7 +42,7 @@ class Database:
         self._lock = asyncio.Lock()
         self._closed = False
         self._holder: asyncio.Task[object] | None = None
-        #: Transactions committed through `transaction()`; lets tests and benches count commits.
+        #: Transactions committed (through `transaction()` or `write()`); the checkpointer reads it.
         self.commits = 0
 
     @classmethod
@@ -65,6 +70,7 @@ class Database:
             await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
             await conn.execute_fetchall("PRAGMA foreign_keys = ON")
             await conn.execute_fetchall(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            await conn.execute_fetchall(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             version = await _migrations.apply(conn, found, target_version)
         except BaseException:
             await conn.close()
