@@ -149,7 +149,7 @@ async def _run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "bench.db")
         checkpoints = WalCheckpoints(db)  # as the bot runs it: the WAL is copied back on a timer
-        await checkpoints.start()
+        checkpoints.start()
         assert FEATURE.migrations is not None
         await db.migrate_feature(FEATURE.name, FEATURE.migrations)
         repo = ConversationRepo(db)

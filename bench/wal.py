@@ -41,7 +41,7 @@ async def _series(directory: Path, name: str, writes: int, background: bool, ste
     db = await Database.open(directory / f"{name}.db")
     checkpoints = WalCheckpoints(db, every=LOOK_EVERY)
     if background:
-        await checkpoints.start()
+        checkpoints.start()
     else:
         await db.write("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default
     await db.write("CREATE TABLE messages (id INTEGER PRIMARY KEY, thread INTEGER, body TEXT)")

@@ -133,7 +133,7 @@ class OpenAIBot(commands.Bot):
         self.db = await Database.open(settings.database_path)
         services.push_async_callback(self.db.close)
         checkpoints = WalCheckpoints(self.db)
-        await checkpoints.start()
+        checkpoints.start()
         services.push_async_callback(checkpoints.close)
         self.pricing = PricingTable.load(settings.pricing_path)
         self.ledger = UsageLedger(self.db, self.pricing)

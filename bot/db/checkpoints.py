@@ -1,19 +1,18 @@
-"""WAL checkpoints in the background, on a connection of their own: the database file catches up
-with the write-ahead log while the bot's own connection goes on writing, never inside a commit.
+"""WAL checkpoints in the background, on a connection and thread of their own: the database file
+catches up with the write-ahead log while the bot's connection goes on writing, never in a commit.
 
 Left to SQLite, the commit that pushes the WAL past 1,000 pages copies them all into the database
 before it returns: every few thousand writes, one member's message waits about 10 ms more. On the
 bot's connection a checkpoint would still hold up every statement queued behind it; on a second
-connection (its own thread) a PASSIVE checkpoint runs beside the writes, which WAL allows.
+connection a PASSIVE checkpoint runs beside the writes, which WAL allows. A plain thread rather
+than an asyncio task: it has nothing to await, and it keeps a timer off the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-
-import aiosqlite
-from discord.ext import tasks
+import sqlite3
+import threading
 
 from bot.db.database import Database
 
@@ -24,47 +23,48 @@ CHECK_EVERY = 1.0
 
 
 class WalCheckpoints:
-    """Every `every` seconds, copies what `db` committed since the last pass into the database file.
-
-    A discord.ext.tasks loop, like the features' purges: the bot starts it and closes it on shutdown.
-    """
+    """Every `every` seconds, copies what `db` committed since the last look into the database file."""
 
     def __init__(self, db: Database, *, every: float = CHECK_EVERY) -> None:
         self._db = db
-        self._conn: aiosqlite.Connection | None = None
+        self._every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self._checkpointed_at = -1  # the database's commit count at the last checkpoint
-        self.loop = tasks.loop(seconds=every)(self._pass)
 
-    async def start(self) -> None:
-        if self._conn is None:
-            self._conn = await aiosqlite.connect(self._db.path, isolation_level=None)
-        if not self.loop.is_running():
-            self.loop.start()
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
+            self._thread.start()
 
     async def close(self) -> None:
-        task = self.loop.get_task()
-        self.loop.cancel()
-        if task is not None:
-            # wait() rather than await: a cancellation of the caller itself must not be swallowed.
-            await asyncio.wait({task})
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        """Stop the thread; it wakes at once, unless in a checkpoint (milliseconds)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join()
 
-    async def look(self) -> None:
-        """Checkpoint if something was committed since the last checkpoint."""
-        commits = self._db.commits
-        if commits == self._checkpointed_at or self._db.closed or self._conn is None:
-            return
+    def look(self, conn: sqlite3.Connection) -> bool:
+        """Checkpoint through `conn` if something was committed since the last checkpoint; whether
+        it did."""
+        commits = self._db.commits  # an int the event loop's thread bumps; reading it is safe
+        if commits == self._checkpointed_at:
+            return False
         # PASSIVE: copy what no reader still needs, without waiting for anyone; the rest next time.
-        rows = list(await self._conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)"))
-        _busy, wal_pages, copied = rows[0]
+        _busy, wal_pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         self._checkpointed_at = commits
         if copied < wal_pages:
             log.debug("WAL checkpoint copied %d of %d pages", copied, wal_pages)
+        return True
 
-    async def _pass(self) -> None:
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._db.path, isolation_level=None)
         try:
-            await self.look()
-        except Exception:  # the loop must go on; SQLite's own high mark bounds the WAL meanwhile
-            log.exception("WAL checkpoint failed")
+            while not self._stop.wait(self._every):
+                try:
+                    self.look(conn)
+                except sqlite3.Error:  # retried next time; SQLite's own high mark bounds the WAL
+                    log.exception("WAL checkpoint failed")
+        finally:
+            conn.close()
