@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import discord
@@ -15,6 +16,7 @@ from bot.errors import BotMissingChannelPermissions, FeatureDisabled, FeatureUna
 from bot.features import Feature, FeatureRegistry, FeatureSettings
 from bot.i18n import reply_locale, t
 from bot.settings import Settings
+from bot.usage.budgets import Budgets, Reservation
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,20 @@ class InteractionContext:
         if missing:
             raise BotMissingChannelPermissions(missing)
         return self.settings
+
+    async def reserve(self, budgets: Budgets, amount: Decimal) -> Reservation:
+        """Hold `amount` USD for the member who used it, against this server's budgets (their roles
+        may exempt them); raises BudgetExceeded when it does not fit."""
+        assert self.guild_id is not None and self.guild is not None and self.feature is not None
+        user = self.interaction.user
+        return await budgets.reserve(
+            guild_id=self.guild_id,
+            user_id=user.id,
+            feature=self.feature.name,
+            amount=amount,
+            settings=self.guild,
+            role_ids=[role.id for role in getattr(user, "roles", ())],
+        )
 
 
 class ContextBuilder:

@@ -309,8 +309,6 @@ class ImagineCog(commands.Cog, name="Imagine"):
         self, ctx: InteractionContext, model: str, n: int, size: str, quality: str
     ) -> Reservation | None:
         """Hold the request's worst case (n images at this size and quality); None when refused."""
-        assert ctx.guild_id is not None and ctx.guild is not None
-        user = ctx.interaction.user
         worst = self.bot.pricing.cost(
             model,
             images=n,
@@ -319,14 +317,7 @@ class ImagineCog(commands.Cog, name="Imagine"):
             image_quality=None if quality == "auto" else quality,
         )
         try:
-            return await self.bot.budgets.reserve(
-                guild_id=ctx.guild_id,
-                user_id=user.id,
-                feature=FEATURE.name,
-                amount=worst,
-                settings=ctx.guild,
-                role_ids=[role.id for role in getattr(user, "roles", ())],
-            )
+            return await ctx.reserve(self.bot.budgets, worst)
         except BudgetExceeded as refusal:
             text = budget_refusal_text(refusal, ctx.locale)
             if ctx.interaction.type is discord.InteractionType.component:

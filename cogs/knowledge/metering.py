@@ -34,18 +34,9 @@ class Metering:
     ) -> Reservation | None:
         """Hold the call's worst-case cost; None (and the member told, in the reply or with `say`)
         when a budget refuses."""
-        assert ctx.guild_id is not None and ctx.guild is not None
-        user = ctx.interaction.user
         worst = self.bot.pricing.cost(model, input_tokens=input_tokens, output_tokens=output_tokens)
         try:
-            return await self.bot.budgets.reserve(
-                guild_id=ctx.guild_id,
-                user_id=user.id,
-                feature=FEATURE.name,
-                amount=worst,
-                settings=ctx.guild,
-                role_ids=[role.id for role in getattr(user, "roles", ())],
-            )
+            return await ctx.reserve(self.bot.budgets, worst)
         except BudgetExceeded as refusal:
             text = budget_refusal_text(refusal, ctx.locale)
             await (say(text) if say is not None else say_in_reply(ctx.interaction, text))

@@ -222,22 +222,14 @@ class WriteCog(commands.Cog, name="Write"):
 
     async def _reserve(self, request: _Request) -> Reservation | None:
         """Hold the answer's worst-case cost (the prompt in, max_tokens out); None when refused."""
-        ctx, user = request.ctx, request.ctx.interaction.user
-        assert ctx.guild_id is not None and ctx.guild is not None
+        ctx = request.ctx
         worst = self.bot.pricing.cost(
             request.model,
             input_tokens=estimate_tokens(request.options.prompt),
             output_tokens=request.max_tokens,
         )
         try:
-            return await self.bot.budgets.reserve(
-                guild_id=ctx.guild_id,
-                user_id=user.id,
-                feature=FEATURE.name,
-                amount=worst,
-                settings=ctx.guild,
-                role_ids=[role.id for role in getattr(user, "roles", ())],
-            )
+            return await ctx.reserve(self.bot.budgets, worst)
         except BudgetExceeded as refusal:
             await self._refuse(ctx.interaction, budget_refusal_text(refusal, ctx.locale))
             return None
